@@ -1,0 +1,2 @@
+//! logmill: runs mtail programs over log lines and exports the metrics they compute.
+pub mod syntax;

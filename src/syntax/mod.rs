@@ -1,0 +1,5 @@
+//! Syntax: program text → [`ast::Program`] with spans (pest grammar in `grammar/mtail.pest`).
+
+pub mod ast;
+pub mod diag;
+pub mod span;
