@@ -1,2 +1,11 @@
 //! logmill: runs mtail programs over log lines and exports the metrics they compute.
+pub mod check;
+pub mod cli;
+pub mod compile;
+pub mod export;
+pub mod oneshot;
+pub mod programs;
+pub mod store;
 pub mod syntax;
+pub mod tail;
+pub mod vm;

@@ -1,0 +1,189 @@
+//! The command line, as mtail users know it (`--progs`, `--logs`, `--one_shot`, …; mtail's
+//! spellings, Go's `-flag` and `--flag=false` forms), parsed into a validated [`Config`].
+
+use crate::vm::strptime::Zone;
+use clap::{ArgAction, Parser};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "logmill",
+    version,
+    about = "Runs mtail programs over logs and exports the metrics they compute."
+)]
+pub struct Flags {
+    /// A program file, or a directory of programs (*.mtail, *.prog).
+    #[arg(long = "progs", alias = "programs")]
+    pub progs: Option<PathBuf>,
+
+    /// Log files to read (repeatable; comma-separated lists allowed).
+    #[arg(long = "logs", value_delimiter = ',')]
+    pub logs: Vec<String>,
+
+    /// Read every log from its start once, print the metrics and exit.
+    #[arg(long = "one_shot", alias = "one-shot", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub one_shot: bool,
+
+    /// Output format of --one_shot: json or prometheus.
+    #[arg(
+        long = "one_shot_format",
+        alias = "one-shot-format",
+        default_value = "json"
+    )]
+    pub one_shot_format: String,
+
+    /// Compile the programs, report errors and exit.
+    #[arg(long = "compile_only", alias = "compile-only", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub compile_only: bool,
+
+    /// Print each program's syntax tree.
+    #[arg(long = "dump_ast", alias = "dump-ast", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub dump_ast: bool,
+
+    /// Print each program's checked tree, with types.
+    #[arg(long = "dump_ast_types", alias = "dump-ast-types", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub dump_ast_types: bool,
+
+    /// Print each program's bytecode.
+    #[arg(long = "dump_bytecode", alias = "dump-bytecode", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub dump_bytecode: bool,
+
+    /// Add a prog="…" label to every exported series.
+    #[arg(long = "emit_prog_label", alias = "emit-prog-label", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "true")]
+    pub emit_prog_label: bool,
+
+    /// Give yearless dates (syslog) the current year instead of year 0.
+    #[arg(long = "syslog_use_current_year", alias = "syslog-use-current-year", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "true")]
+    pub syslog_use_current_year: bool,
+
+    /// Time zone for times parsed without an offset (IANA name, e.g. Europe/Berlin); default UTC.
+    #[arg(long = "override_timezone", alias = "override-timezone")]
+    pub override_timezone: Option<String>,
+}
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    CompileOnly,
+    OneShot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Prometheus,
+}
+
+/// Validated settings.
+#[derive(Debug)]
+pub struct Config {
+    pub progs: PathBuf,
+    pub logs: Vec<String>,
+    pub mode: Mode,
+    pub format: Format,
+    pub dump_ast: bool,
+    pub dump_ast_types: bool,
+    pub dump_bytecode: bool,
+    pub emit_prog_label: bool,
+    pub syslog_use_current_year: bool,
+    pub zone: Zone,
+}
+
+/// Turn Go-style `-flag` into `--flag` so mtail command lines work unchanged.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let single_dash_long =
+                i > 0 && a.len() > 2 && a.starts_with('-') && !a.starts_with("--");
+            if single_dash_long {
+                format!("-{a}")
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+impl Flags {
+    pub fn into_config(self) -> Result<Config, String> {
+        let progs = self
+            .progs
+            .ok_or("--progs is required: a program file or a directory of programs")?;
+        let dumping = self.dump_ast || self.dump_ast_types || self.dump_bytecode;
+        let mode = if self.compile_only || (dumping && self.logs.is_empty()) {
+            Mode::CompileOnly
+        } else if self.one_shot {
+            Mode::OneShot
+        } else {
+            return Err("following logs as a daemon is not available yet: use --one_shot to read the logs once, or --compile_only".into());
+        };
+        if mode == Mode::OneShot && self.logs.is_empty() {
+            return Err("--logs is required with --one_shot".into());
+        }
+        let format = match self.one_shot_format.as_str() {
+            "json" => Format::Json,
+            "prometheus" => Format::Prometheus,
+            other => {
+                return Err(format!(
+                    "--one_shot_format must be json or prometheus, not {other:?}"
+                ))
+            }
+        };
+        let zone = match self.override_timezone.as_deref() {
+            None | Some("") | Some("UTC") => Zone::utc(),
+            Some(name) => Zone::from_name(name).map_err(|e| format!("--override_timezone: {e}"))?,
+        };
+        Ok(Config {
+            progs,
+            logs: self.logs.into_iter().filter(|l| !l.is_empty()).collect(),
+            mode,
+            format,
+            dump_ast: self.dump_ast,
+            dump_ast_types: self.dump_ast_types,
+            dump_bytecode: self.dump_bytecode,
+            emit_prog_label: self.emit_prog_label,
+            syslog_use_current_year: self.syslog_use_current_year,
+            zone,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Flags {
+        let args = normalize_args(args.iter().map(|s| s.to_string()));
+        Flags::try_parse_from(args).unwrap()
+    }
+
+    #[test]
+    fn mtail_spellings_work() {
+        let f = parse(&[
+            "logmill",
+            "-progs",
+            "p",
+            "--logs",
+            "a,b",
+            "--logs=c",
+            "--one_shot",
+            "--one_shot_format=prometheus",
+            "--emit_prog_label=false",
+        ]);
+        assert_eq!(f.logs, vec!["a", "b", "c"]);
+        assert!(f.one_shot);
+        assert!(!f.emit_prog_label);
+        let c = f.into_config().unwrap();
+        assert_eq!(c.format, Format::Prometheus);
+        assert_eq!(c.mode, Mode::OneShot);
+    }
+
+    #[test]
+    fn defaults_are_mtails() {
+        let f = parse(&["logmill", "--progs", "p", "--compile_only"]);
+        assert!(f.syslog_use_current_year && f.emit_prog_label);
+        assert_eq!(f.one_shot_format, "json");
+        assert_eq!(f.into_config().unwrap().mode, Mode::CompileOnly);
+    }
+}

@@ -1,0 +1,262 @@
+//! The command line as a user drives it: mtail's flags, exit codes, diagnostics, output formats,
+//! and the same output as Debian's mtail on a generated log.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn logmill() -> Command {
+    Command::cargo_bin("logmill").unwrap()
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shared() -> PathBuf {
+    repo().join("../shared")
+}
+
+#[test]
+fn readme_example_runs_and_counts() {
+    let out = logmill()
+        .current_dir(repo())
+        .args([
+            "--progs",
+            "programs/examples/http.mtail",
+            "--logs",
+            "programs/examples/access.log",
+        ])
+        .args(["--one_shot", "--one_shot_format=prometheus"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",prog="http.mtail",status="200"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_unparsed_lines_total{prog="http.mtail"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_response_size_bytes_bucket{prog="http.mtail",le="1000"} 4"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_response_size_bytes_count{prog="http.mtail"} 7"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"http_response_bytes_total{method="GET",prog="http.mtail",status="200"} 7.34009135e+08"#), "{text}");
+}
+
+#[test]
+fn compile_errors_are_all_reported_with_position_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("bad.mtail");
+    std::fs::write(
+        &prog,
+        "counter a\ntext l\nl++\n/(x)/ {\n  $2 == 1 {\n  }\n}\n",
+    )
+    .unwrap();
+    logmill()
+        .args(["--progs", prog.to_str().unwrap(), "--compile_only"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad.mtail:3:1"))
+        .stderr(predicate::str::contains("expecting an Int for INC"))
+        .stderr(predicate::str::contains("bad.mtail:5:3"))
+        .stderr(predicate::str::contains("at least 2 pairs of parentheses"))
+        .stderr(predicate::str::contains("bad.mtail:1:9"))
+        .stderr(predicate::str::contains("never used"))
+        .stderr(predicate::str::contains("^"));
+}
+
+#[test]
+fn one_shot_with_a_broken_program_fails_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ok.mtail"),
+        "counter lines\n/$/ {\n  lines++\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.mtail"), "/unterminated {\n").unwrap();
+    let log = dir.path().join("log");
+    std::fs::write(&log, "a\n").unwrap();
+    logmill()
+        .args([
+            "--progs",
+            dir.path().to_str().unwrap(),
+            "--logs",
+            log.to_str().unwrap(),
+            "--one_shot",
+        ])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("broken.mtail:1:"));
+}
+
+#[test]
+fn progs_directory_json_output_and_getfilename() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.mtail"),
+        "counter lines by file\n/$/ {\n  lines[getfilename()]++\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.prog"),
+        "gauge last\n/(\\d+)$/ {\n  last = $1\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".hidden.mtail"), "this is not a program").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a program either").unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "x 1\r\ny 22\nz 333").unwrap();
+    let out = logmill()
+        .args([
+            "-progs",
+            dir.path().to_str().unwrap(),
+            "-logs",
+            log.to_str().unwrap(),
+            "-one_shot",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let lines = &json["lines"][0];
+    assert_eq!(lines["Program"], "a.mtail");
+    assert_eq!(lines["Kind"], 1);
+    assert_eq!(lines["Keys"][0], "file");
+    assert_eq!(lines["LabelValues"][0]["Labels"][0], log.to_str().unwrap());
+    assert_eq!(lines["LabelValues"][0]["Value"]["Value"], 3);
+    let last = &json["last"][0];
+    assert_eq!(last["Program"], "b.prog");
+    assert_eq!(last["Kind"], 2);
+    assert_eq!(last["LabelValues"][0]["Value"]["Value"], 333);
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    logmill()
+        .args(["--progs", "x", "--one_shot"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--logs"));
+    logmill()
+        .args([
+            "--progs",
+            "x",
+            "--logs",
+            "y",
+            "--one_shot",
+            "--one_shot_format=xml",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("json or prometheus"));
+    logmill()
+        .args(["--logs", "y", "--one_shot"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--progs"));
+}
+
+#[test]
+fn dump_bytecode_lists_the_ops() {
+    logmill()
+        .args([
+            "--progs",
+            shared()
+                .join("conformance/mtail/examples_all/linecount.mtail")
+                .to_str()
+                .unwrap(),
+        ])
+        .arg("--dump_bytecode")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("match line re0"))
+        .stderr(predicate::str::contains("inc m0 keys=0"));
+}
+
+/// Both engines over the same generated Apache log, every example program that reads it: the
+/// samples must agree. Debian's mtail is required in CI (.ci/run installs it).
+#[test]
+fn same_samples_as_debian_mtail_on_a_generated_log() {
+    let Ok(mtail) = which_mtail() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mtail must be installed in CI"
+        );
+        eprintln!("mtail not installed: side-by-side comparison skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("apache.log");
+    let status = std::process::Command::new("python3")
+        .arg(shared().join("bench/gen_apache.py"))
+        .arg("3000")
+        .arg(&log)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut compared = 0;
+    for name in ["linecount", "apache_combined", "apache_metrics"] {
+        let prog = shared().join(format!("conformance/mtail/examples_all/{name}.mtail"));
+        let args = [
+            "--progs",
+            prog.to_str().unwrap(),
+            "--logs",
+            log.to_str().unwrap(),
+            "--one_shot",
+            "--one_shot_format=prometheus",
+        ];
+        let theirs = std::process::Command::new(&mtail)
+            .args(["--port", "0", "--logtostderr"])
+            .args(args)
+            .output()
+            .unwrap();
+        let ours = logmill().args(args).output().unwrap();
+        assert!(
+            ours.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        let (a, b) = (
+            dir.path().join(format!("{name}.mtail.prom")),
+            dir.path().join(format!("{name}.logmill.prom")),
+        );
+        std::fs::write(&a, &theirs.stdout).unwrap();
+        std::fs::write(&b, &ours.stdout).unwrap();
+        let diff = std::process::Command::new("python3")
+            .arg(shared().join("bench/promdiff.py"))
+            .arg(&a)
+            .arg(&b)
+            .output()
+            .unwrap();
+        assert!(
+            diff.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&diff.stdout)
+        );
+        compared += 1;
+    }
+    println!("side by side with mtail: passed {compared}/3");
+}
+
+fn which_mtail() -> Result<PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("mtail"))
+                .find(|p| p.is_file())
+        })
+        .ok_or(())
+}
