@@ -16,8 +16,10 @@
 //!   when it succeeds.
 //! - [`ParsedTime::with_year`] is Go's `t.AddDate(y - t.Year(), 0, 0)`, which mtail applies to
 //!   year-0 results (`--syslog_use_current_year`).
+//! - [`StrptimeCache`] is the VM's 64-entry LRU memo keyed by the value string only.
 
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use jiff::tz::TimeZone;
@@ -1339,6 +1341,102 @@ impl ParsedTime {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The VM's memo of parse results
+// ---------------------------------------------------------------------------------------------
+
+/// How many values [`StrptimeCache`] remembers (mtail: `lru.New(64)`).
+pub const STRPTIME_CACHE_ENTRIES: usize = 64;
+
+/// mtail's per-VM memo of `strptime` results: a least-recently-used cache of 64 entries keyed by
+/// the value string only (not the layout), where a failed parse is remembered too (mtail stores
+/// the zero time, so a repeated bad value is not reported again).
+///
+/// Lookups and updates do not allocate once a slot's key buffer is large enough; a lookup is a
+/// scan of 64 hashes.
+#[derive(Debug, Clone)]
+pub struct StrptimeCache {
+    hashes: [u64; STRPTIME_CACHE_ENTRIES],
+    last_used: [u64; STRPTIME_CACHE_ENTRIES],
+    results: [Option<ParsedTime>; STRPTIME_CACHE_ENTRIES],
+    keys: Vec<Vec<u8>>,
+    clock: u64,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Default for StrptimeCache {
+    fn default() -> Self {
+        StrptimeCache::new()
+    }
+}
+
+impl StrptimeCache {
+    pub fn new() -> StrptimeCache {
+        StrptimeCache {
+            hashes: [0; STRPTIME_CACHE_ENTRIES],
+            last_used: [0; STRPTIME_CACHE_ENTRIES],
+            results: [None; STRPTIME_CACHE_ENTRIES],
+            keys: Vec::with_capacity(STRPTIME_CACHE_ENTRIES),
+            clock: 0,
+            hasher: foldhash::fast::FixedState::with_seed(0x6d74_6169_6c5f_7374),
+        }
+    }
+
+    /// The number of values remembered.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    fn find(&self, hash: u64, value: &[u8]) -> Option<usize> {
+        let live = &self.hashes[..self.keys.len()];
+        live.iter()
+            .zip(&self.keys)
+            .position(|(&h, key)| h == hash && key.as_slice() == value)
+    }
+
+    fn touch(&mut self, slot: usize) {
+        self.clock += 1;
+        self.last_used[slot] = self.clock;
+    }
+
+    /// `None` on a miss; `Some(None)` for a value remembered as failing; `Some(Some(t))` for a
+    /// value remembered as parsing to `t`. A hit makes the value the most recently used.
+    pub fn get(&mut self, value: &[u8]) -> Option<Option<ParsedTime>> {
+        let slot = self.find(self.hasher.hash_one(value), value)?;
+        self.touch(slot);
+        Some(self.results[slot])
+    }
+
+    /// Remembers `result` for `value` (`None` for a failed parse), evicting the least recently
+    /// used value when full.
+    pub fn put(&mut self, value: &[u8], result: Option<ParsedTime>) {
+        let hash = self.hasher.hash_one(value);
+        let slot = match self.find(hash, value) {
+            Some(slot) => slot,
+            None if self.keys.len() < STRPTIME_CACHE_ENTRIES => {
+                self.keys.push(value.to_vec());
+                self.keys.len() - 1
+            }
+            None => {
+                let oldest = (0..STRPTIME_CACHE_ENTRIES)
+                    .min_by_key(|&i| self.last_used[i])
+                    .unwrap_or(0);
+                let key = &mut self.keys[oldest];
+                key.clear();
+                key.extend_from_slice(value);
+                oldest
+            }
+        };
+        self.hashes[slot] = hash;
+        self.results[slot] = result;
+        self.touch(slot);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Expected values were cross-checked against Go's `time.ParseInLocation`.
@@ -1799,5 +1897,57 @@ mod tests {
                 let _ = layout.parse(&value, &berlin);
             }
         }
+    }
+
+    fn at(unix_seconds: i64) -> Option<ParsedTime> {
+        Some(ParsedTime::from_unix(unix_seconds))
+    }
+
+    #[test]
+    fn cache_hits_misses_and_failures() {
+        let mut cache = StrptimeCache::new();
+        assert!(cache.is_empty());
+        assert_eq!(cache.get(b"2024-01-01"), None);
+        cache.put(b"2024-01-01", at(1_704_067_200));
+        cache.put(b"garbage", None);
+        assert_eq!(cache.get(b"2024-01-01"), Some(at(1_704_067_200)));
+        // A failed parse is remembered as such.
+        assert_eq!(cache.get(b"garbage"), Some(None));
+        assert_eq!(cache.get(b"2024-01-02"), None);
+        // Keyed by value only: putting again replaces.
+        cache.put(b"2024-01-01", at(5));
+        assert_eq!(cache.get(b"2024-01-01"), Some(at(5)));
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn cache_evicts_least_recently_used_past_64() {
+        let mut cache = StrptimeCache::new();
+        let key = |i: usize| format!("value {i}").into_bytes();
+        for i in 0..STRPTIME_CACHE_ENTRIES {
+            cache.put(&key(i), at(i as i64));
+        }
+        assert_eq!(cache.len(), STRPTIME_CACHE_ENTRIES);
+        // Touch the oldest so that the second oldest goes first.
+        assert_eq!(cache.get(&key(0)), Some(at(0)));
+        cache.put(&key(100), at(100));
+        assert_eq!(cache.len(), STRPTIME_CACHE_ENTRIES);
+        assert_eq!(cache.get(&key(1)), None);
+        assert_eq!(cache.get(&key(0)), Some(at(0)));
+        assert_eq!(cache.get(&key(100)), Some(at(100)));
+        // Another round evicts in insertion order from 2 on.
+        for i in 200..210 {
+            cache.put(&key(i), at(i as i64));
+        }
+        for i in 2..12 {
+            assert_eq!(cache.get(&key(i)), None, "{i}");
+        }
+        for i in 12..STRPTIME_CACHE_ENTRIES {
+            assert_eq!(cache.get(&key(i)), Some(at(i as i64)), "{i}");
+        }
+        // A long value replacing a short one is stored whole.
+        let long = vec![b'x'; 1000];
+        cache.put(&long, None);
+        assert_eq!(cache.get(&long), Some(None));
     }
 }
