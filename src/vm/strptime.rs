@@ -1,4 +1,4 @@
-//! `strptime(value, layout)`: Go reference-time layouts, parsed exactly like Go's `time.ParseInLocation`.
+//! `strptime(value, layout)`: Go reference-time layouts, parsed exactly as Go's `time.Parse` does.
 //!
 //! mtail hands the layout and the value to Go's `time` package, so its behaviour *is* Go's: the
 //! layout is an example of the reference time `Mon Jan 2 15:04:05 MST 2006` (`"2006-01-02"`,
@@ -78,7 +78,7 @@ fn go_quote(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for &b in s {
-        if b >= 0x80 || b < b' ' {
+        if !(b' '..0x80).contains(&b) {
             out.push_str("\\x");
             out.push(char::from(HEX[usize::from(b >> 4)]));
             out.push(char::from(HEX[usize::from(b & 0xf)]));
@@ -164,29 +164,25 @@ fn next_std_chunk(layout: &[u8]) -> (usize, Option<(Std, usize)>) {
     let at = |i: usize, lit: &[u8]| layout[i..].starts_with(lit);
     for i in 0..n {
         match layout[i] {
-            b'J' => {
-                if at(i, b"Jan") {
-                    if at(i, b"January") {
-                        return (i, Some((Std::LongMonth, i + 7)));
-                    }
-                    if !starts_with_lower_case(&layout[i + 3..]) {
-                        return (i, Some((Std::Month, i + 3)));
-                    }
+            b'J' if at(i, b"Jan") => {
+                if at(i, b"January") {
+                    return (i, Some((Std::LongMonth, i + 7)));
+                }
+                if !starts_with_lower_case(&layout[i + 3..]) {
+                    return (i, Some((Std::Month, i + 3)));
                 }
             }
             b'M' => {
-                if n >= i + 3 {
-                    if at(i, b"Mon") {
-                        if at(i, b"Monday") {
-                            return (i, Some((Std::LongWeekDay, i + 6)));
-                        }
-                        if !starts_with_lower_case(&layout[i + 3..]) {
-                            return (i, Some((Std::WeekDay, i + 3)));
-                        }
+                if at(i, b"Mon") {
+                    if at(i, b"Monday") {
+                        return (i, Some((Std::LongWeekDay, i + 6)));
                     }
-                    if at(i, b"MST") {
-                        return (i, Some((Std::ZoneName, i + 3)));
+                    if !starts_with_lower_case(&layout[i + 3..]) {
+                        return (i, Some((Std::WeekDay, i + 3)));
                     }
+                }
+                if at(i, b"MST") {
+                    return (i, Some((Std::ZoneName, i + 3)));
                 }
             }
             b'0' => {
@@ -224,16 +220,8 @@ fn next_std_chunk(layout: &[u8]) -> (usize, Option<(Std, usize)>) {
             b'3' => return (i, Some((Std::Hour12, i + 1))),
             b'4' => return (i, Some((Std::Minute, i + 1))),
             b'5' => return (i, Some((Std::Second, i + 1))),
-            b'P' => {
-                if n >= i + 2 && layout[i + 1] == b'M' {
-                    return (i, Some((Std::AmPmUpper, i + 2)));
-                }
-            }
-            b'p' => {
-                if n >= i + 2 && layout[i + 1] == b'm' {
-                    return (i, Some((Std::AmPmLower, i + 2)));
-                }
-            }
+            b'P' if at(i, b"PM") => return (i, Some((Std::AmPmUpper, i + 2))),
+            b'p' if at(i, b"pm") => return (i, Some((Std::AmPmLower, i + 2))),
             b'-' => {
                 for (lit, std) in [
                     (&b"-070000"[..], Std::NumSecondsTz),
@@ -260,24 +248,22 @@ fn next_std_chunk(layout: &[u8]) -> (usize, Option<(Std, usize)>) {
                     }
                 }
             }
-            b'.' | b',' => {
-                if i + 1 < n && (layout[i + 1] == b'0' || layout[i + 1] == b'9') {
-                    let ch = layout[i + 1];
-                    let mut j = i + 1;
-                    while j < n && layout[j] == ch {
-                        j += 1;
-                    }
-                    // The run of digits must end here: a fractional second is all one digit.
-                    if !is_digit(layout, j) {
-                        // Go packs the count into 12 bits.
-                        let digits = ((j - (i + 1)) & 0xfff) as u16;
-                        let std = if ch == b'9' {
-                            Std::FracSecond9(digits)
-                        } else {
-                            Std::FracSecond0(digits)
-                        };
-                        return (i, Some((std, j)));
-                    }
+            b'.' | b',' if i + 1 < n && (layout[i + 1] == b'0' || layout[i + 1] == b'9') => {
+                let ch = layout[i + 1];
+                let mut j = i + 1;
+                while j < n && layout[j] == ch {
+                    j += 1;
+                }
+                // The run of digits must end here: a fractional second is all one digit.
+                if !is_digit(layout, j) {
+                    // Go packs the count into 12 bits.
+                    let digits = ((j - (i + 1)) & 0xfff) as u16;
+                    let std = if ch == b'9' {
+                        Std::FracSecond9(digits)
+                    } else {
+                        Std::FracSecond0(digits)
+                    };
+                    return (i, Some((std, j)));
                 }
             }
             _ => {}
@@ -577,9 +563,15 @@ impl Layout {
                 | Std::NumShortTZ
                 | Std::NumColonTZ
                 | Std::NumSecondsTz
-                | Std::NumColonSecondsTZ => match parse_numeric_zone(std, v) {
+                | Std::NumColonSecondsTZ => match slice_numeric_zone(std, v) {
                     None => bad = true,
-                    Some((sign, hh, mm, ss, rest)) => {
+                    Some(NumericZone {
+                        sign,
+                        hours: hh,
+                        minutes: mm,
+                        seconds: ss,
+                        rest,
+                    }) => {
                         v = rest;
                         let mut hr = 0;
                         let mut mi = 0;
@@ -948,40 +940,56 @@ fn parse_nanoseconds(value: &[u8], nbytes: usize) -> Result<i64, Option<&'static
     Ok(ns)
 }
 
-/// Slices a numeric zone offset for `std` (sign, hours, minutes, seconds, rest), or `None` when
-/// the value is too short or lacks a colon.
-fn parse_numeric_zone(std: Std, v: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8], &[u8])> {
+/// The pieces of a numeric zone offset in a value, sliced by position as Go does.
+struct NumericZone<'v> {
+    sign: u8,
+    hours: &'v [u8],
+    minutes: &'v [u8],
+    seconds: &'v [u8],
+    rest: &'v [u8],
+}
+
+/// Slices a numeric zone offset for `std`, or `None` when the value is too short or lacks a
+/// colon. Missing minutes or seconds are "00".
+fn slice_numeric_zone(std: Std, v: &[u8]) -> Option<NumericZone<'_>> {
     const ZERO: &[u8] = b"00";
+    let zone = |hours, minutes, seconds, rest| NumericZone {
+        sign: v[0],
+        hours,
+        minutes,
+        seconds,
+        rest,
+    };
     match std {
         Std::Iso8601ColonTZ | Std::NumColonTZ => {
             if v.len() < 6 || v[3] != b':' {
                 return None;
             }
-            Some((v[0], &v[1..3], &v[4..6], ZERO, &v[6..]))
+            Some(zone(&v[1..3], &v[4..6], ZERO, &v[6..]))
         }
         Std::NumShortTZ | Std::Iso8601ShortTZ => {
             if v.len() < 3 {
                 return None;
             }
-            Some((v[0], &v[1..3], ZERO, ZERO, &v[3..]))
+            Some(zone(&v[1..3], ZERO, ZERO, &v[3..]))
         }
         Std::Iso8601ColonSecondsTZ | Std::NumColonSecondsTZ => {
             if v.len() < 9 || v[3] != b':' || v[6] != b':' {
                 return None;
             }
-            Some((v[0], &v[1..3], &v[4..6], &v[7..9], &v[9..]))
+            Some(zone(&v[1..3], &v[4..6], &v[7..9], &v[9..]))
         }
         Std::Iso8601SecondsTZ | Std::NumSecondsTz => {
             if v.len() < 7 {
                 return None;
             }
-            Some((v[0], &v[1..3], &v[3..5], &v[5..7], &v[7..]))
+            Some(zone(&v[1..3], &v[3..5], &v[5..7], &v[7..]))
         }
         _ => {
             if v.len() < 5 {
                 return None;
             }
-            Some((v[0], &v[1..3], &v[3..5], ZERO, &v[5..]))
+            Some(zone(&v[1..3], &v[3..5], ZERO, &v[5..]))
         }
     }
 }
@@ -1197,22 +1205,32 @@ impl Zone {
     }
 
     /// Go's `time.Date` in this zone for a civil time given as seconds read as UTC: the Unix
-    /// seconds and the offset. In a gap or an overlap Go's choice is kept (look up the offset at
-    /// the civil time read as UTC, then again at the instant that gives).
+    /// seconds, and the offset in effect then. In a gap or an overlap Go's choice is kept: look up
+    /// the offset at the civil time read as UTC, then again at the instant that gives. (In a gap
+    /// the offset in effect differs from the one used, e.g. 01:30 on a spring-forward day in
+    /// London is 01:30 UTC, shown as 02:30 BST.)
     fn resolve_civil(&self, civil: i64) -> (i64, i32) {
         if self.tz.is_none() {
             return (civil, 0);
         }
         let guess = self.offset_at(civil);
-        let offset = self.offset_at(civil - i64::from(guess));
-        (civil - i64::from(offset), offset)
+        let unix = civil - i64::from(self.offset_at(civil - i64::from(guess)));
+        (unix, self.offset_at(unix))
     }
 }
 
-/// A jiff timestamp for Unix seconds, clamped to jiff's range (years -9999..=9999).
+/// A jiff timestamp for looking up the offset at Unix seconds `unix`. jiff stops at year 9999;
+/// later instants are moved back by whole 400-year Gregorian cycles, which keeps the offset (zone
+/// rules repeat by year); earlier ones are clamped (no zone has transitions there).
 fn timestamp(unix: i64) -> Timestamp {
-    let clamped = unix.clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
-    Timestamp::from_second(clamped).unwrap_or(Timestamp::UNIX_EPOCH)
+    const CYCLE: i64 = 146_097 * SECS_PER_DAY;
+    let (min, max) = (Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
+    let secs = if unix > max {
+        unix - ((unix - max) / CYCLE + 1) * CYCLE
+    } else {
+        unix.max(min)
+    };
+    Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// The (abbreviation, offset) pairs a zone has used, in order of first use, up to 2200.
@@ -1416,5 +1434,520 @@ impl StrptimeCache {
         self.hashes[slot] = hash;
         self.results[slot] = result;
         self.touch(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Expected values were cross-checked against Go's `time.ParseInLocation`.
+    use super::*;
+
+    fn berlin() -> Zone {
+        Zone::from_name("Europe/Berlin").expect("tz database with Europe/Berlin")
+    }
+
+    fn parse_in(layout: &str, value: &str, zone: &Zone) -> ParsedTime {
+        Layout::new_unchecked(layout)
+            .parse(value.as_bytes(), zone)
+            .unwrap_or_else(|e| panic!("{layout:?} {value:?}: {e}"))
+    }
+
+    fn parse(layout: &str, value: &str) -> ParsedTime {
+        parse_in(layout, value, &Zone::utc())
+    }
+
+    fn error(layout: &str, value: &str) -> String {
+        match Layout::new_unchecked(layout).parse(value.as_bytes(), &Zone::utc()) {
+            Ok(t) => panic!("{layout:?} {value:?} parsed to {t:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// 2024-03-05T00:00:00Z
+    const MAR5: i64 = 1_709_596_800;
+
+    #[test]
+    fn every_layout_element() {
+        let h17 = 17 * 3600;
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, i64, u32)] = &[
+            ("2006 January 2", "2024 March 5", MAR5, 0),
+            ("2006 Jan 2", "2024 mar 5", MAR5, 0),
+            ("2006 1 2", "2024 3 5", MAR5, 0),
+            ("2006 01 02", "2024 03 05", MAR5, 0),
+            ("Monday 2006-01-02", "Tuesday 2024-03-05", MAR5, 0),
+            // Day names are checked for syntax only.
+            ("Mon 2006-01-02", "Fri 2024-03-05", MAR5, 0),
+            ("2006-01-2", "2024-03-5", MAR5, 0),
+            ("2006-01-_2", "2024-03- 5", MAR5, 0),
+            ("2006-01-_2", "2024-03-15", MAR5 + 10 * 86_400, 0),
+            ("2006-01-02", "2024-03-05", MAR5, 0),
+            ("2006 __2", "2024  65", MAR5, 0),
+            ("2006 002", "2024 065", MAR5, 0),
+            ("2006-01-02 15", "2024-03-05 17", MAR5 + h17, 0),
+            ("2006-01-02 3", "2024-03-05 5", MAR5 + 5 * 3600, 0),
+            ("2006-01-02 03PM", "2024-03-05 05PM", MAR5 + h17, 0),
+            ("2006-01-02 3pm", "2024-03-05 5am", MAR5 + 5 * 3600, 0),
+            ("2006-01-02 15:4", "2024-03-05 17:7", MAR5 + h17 + 420, 0),
+            ("2006-01-02 15:04", "2024-03-05 17:07", MAR5 + h17 + 420, 0),
+            ("2006-01-02 15:04:5", "2024-03-05 17:07:9", MAR5 + h17 + 429, 0),
+            ("2006-01-02 15:04:05", "2024-03-05 17:07:09", MAR5 + h17 + 429, 0),
+            ("06-01-02", "24-03-05", MAR5, 0),
+            ("06-01-02", "69-03-05", -26_092_800, 0),
+            ("2006-01-02 15:04 MST", "2024-03-05 17:07 UTC", MAR5 + h17 + 420, 0),
+            ("2006-01-02 15:04 Z0700", "2024-03-05 17:07 +0130", 1_709_653_020, 0),
+            ("2006-01-02 15:04 Z0700", "2024-03-05 17:07 Z", MAR5 + h17 + 420, 0),
+            ("2006-01-02 15:04 Z070000", "2024-03-05 17:07 -013015", 1_709_663_835, 0),
+            ("2006-01-02 15:04 Z07", "2024-03-05 17:07 +05", 1_709_640_420, 0),
+            ("2006-01-02 15:04 Z07:00", "2024-03-05 17:07 -03:30", 1_709_671_020, 0),
+            ("2006-01-02 15:04 Z07:00:00", "2024-03-05 17:07 +01:02:03", 1_709_654_697, 0),
+            ("2006-01-02 15:04 -0700", "2024-03-05 17:07 +0130", 1_709_653_020, 0),
+            ("2006-01-02 15:04 -070000", "2024-03-05 17:07 -013015", 1_709_663_835, 0),
+            ("2006-01-02 15:04 -07", "2024-03-05 17:07 +05", 1_709_640_420, 0),
+            ("2006-01-02 15:04 -07:00", "2024-03-05 17:07 -03:30", 1_709_671_020, 0),
+            ("2006-01-02 15:04 -07:00:00", "2024-03-05 17:07 +01:02:03", 1_709_654_697, 0),
+            ("2006-01-02 15:04:05.000", "2024-03-05 17:07:09.123", MAR5 + h17 + 429, 123_000_000),
+            ("2006-01-02 15:04:05.999", "2024-03-05 17:07:09.123456", MAR5 + h17 + 429, 123_456_000),
+            ("2006-01-02 15:04:05.999", "2024-03-05 17:07:09", MAR5 + h17 + 429, 0),
+            ("2006-01-02 15:04:05,000", "2024-03-05 17:07:09,123", MAR5 + h17 + 429, 123_000_000),
+            ("2006-01-02 15:04:05,999", "2024-03-05 17:07:09.5", MAR5 + h17 + 429, 500_000_000),
+        ];
+        for &(layout, value, unix, nanos) in cases {
+            let t = parse(layout, value);
+            assert_eq!(
+                (t.unix_seconds, t.nanos),
+                (unix, nanos),
+                "{layout:?} {value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn mtail_example_layouts() {
+        let cases: &[(&str, &str, i64)] = &[
+            (
+                "02/Jan/2006:15:04:05 -0700",
+                "10/Oct/2000:13:55:36 -0700",
+                971_211_336,
+            ),
+            ("2006/01/02 15:04:05", "2024/03/05 17:07:09", 1_709_658_429),
+            // No year: year 0 (a leap year), before mtail puts in the current year.
+            ("Jan _2 15:04:05", "Mar  5 17:07:09", -62_161_627_971),
+            ("Jan _2 15:04:05", "Mar 15 17:07:09", -62_160_763_971),
+            (
+                "Jan _2 15:04:05 2006",
+                "Mar  5 17:07:09 2024",
+                1_709_658_429,
+            ),
+            // "03" is the 12-hour clock: 05 at +01:00 is 04:07:09Z.
+            (
+                "2006-01-02T03:04:05-0700",
+                "2024-03-05T05:07:09+0100",
+                1_709_611_629,
+            ),
+            ("2006-01-02 15:04:05", "2024-03-05 17:07:09", 1_709_658_429),
+            (
+                "2006-01-02T15:04:05Z07:00",
+                "2024-03-05T17:07:09Z",
+                1_709_658_429,
+            ),
+            (
+                "2006-01-02T15:04:05Z07:00",
+                "2024-03-05T17:07:09+05:30",
+                1_709_638_629,
+            ),
+        ];
+        for &(layout, value, unix) in cases {
+            let compiled = Layout::new(layout).expect("mtail accepts its example layouts");
+            let t = compiled.parse(value.as_bytes(), &Zone::utc()).expect(value);
+            assert_eq!(t.unix_seconds, unix, "{layout:?} {value:?}");
+        }
+        assert_eq!(parse("Jan _2 15:04:05", "Mar  5 17:07:09").year(), 0);
+    }
+
+    #[test]
+    fn year_zero_unix_nanos_wrap_like_go() {
+        let t = parse("2006-01-02T15:04:05Z07:00", "0000-08-19T02:16:40Z");
+        assert_eq!(t.unix_seconds, -62_147_252_600);
+        assert_eq!(t.unix_nanos_wrapping(), -6_807_020_378_871_345_152);
+        assert_eq!(t.year(), 0);
+        let t = parse("2006-01-02 15:04:05.999", "2024-03-05 17:07:09.5");
+        assert_eq!(t.unix_nanos_wrapping(), 1_709_658_429_500_000_000);
+    }
+
+    #[test]
+    fn fraction_after_seconds_without_layout_element() {
+        let t = parse("2006-01-02 15:04:05", "2024-03-05 17:07:09.123456789987");
+        // Digits past nanoseconds are dropped.
+        assert_eq!((t.unix_seconds, t.nanos), (1_709_658_429, 123_456_789));
+        let t = parse("Jan _2 15:04:05", "Mar  5 17:07:09,25");
+        assert_eq!(t.nanos, 250_000_000);
+        assert!(error("15:04:05", "17:07:09.").contains("extra text: \".\""));
+        // A fixed-width fraction demands its digits.
+        assert!(error("15:04:05.000", "17:07:09.12").contains("cannot parse \".12\" as \".000\""));
+    }
+
+    #[test]
+    fn out_of_range_and_syntax_errors_read_like_go() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("2006-01-02", "2024-13-01", r#"parsing time "2024-13-01": month out of range"#),
+            ("2006-01-02", "2024-02-30", r#"parsing time "2024-02-30": day out of range"#),
+            ("2006-01-02", "2023-02-29", r#"parsing time "2023-02-29": day out of range"#),
+            ("2006-01-02", "2024-04-31", r#"parsing time "2024-04-31": day out of range"#),
+            ("2006-01-02 15:04", "2024-01-01 24:00", r#"parsing time "2024-01-01 24:00": hour out of range"#),
+            ("2006-01-02 15:04", "2024-01-01 23:60", r#"parsing time "2024-01-01 23:60": minute out of range"#),
+            ("15:04:05", "23:59:60", r#"parsing time "23:59:60": second out of range"#),
+            ("03:04", "13:00", r#"parsing time "13:00": hour out of range"#),
+            ("2006-002", "2023-366", r#"parsing time "2023-366": day-of-year out of range"#),
+            ("2006-01-02 002", "2024-03-01 060", r#"parsing time "2024-03-01 060": day-of-year does not match month"#),
+            ("15:04 -0700", "00:00 +2500", r#"parsing time "00:00 +2500": time zone offset hour out of range"#),
+            ("15:04:05.000", "00:00:00.-12", r#"parsing time "00:00:00.-12": fractional second out of range"#),
+            ("2006-01-02", "2024-01-02 extra", r#"parsing time "2024-01-02 extra": extra text: " extra""#),
+            ("2006-01-02", "2024/01/02", r#"parsing time "2024/01/02" as "2006-01-02": cannot parse "/01/02" as "-""#),
+            ("2006-01-02", "24-01-02", r#"parsing time "24-01-02" as "2006-01-02": cannot parse "24-01-02" as "2006""#),
+            ("Jan _2 15:04:05", "Foo  2 15:04:05", r#"parsing time "Foo  2 15:04:05" as "Jan _2 15:04:05": cannot parse "Foo  2 15:04:05" as "Jan""#),
+            ("Mon Jan _2", "Xyz Jan  2", r#"parsing time "Xyz Jan  2" as "Mon Jan _2": cannot parse "Xyz Jan  2" as "Mon""#),
+            ("15:04 PM", "01:00 XM", r#"parsing time "01:00 XM" as "15:04 PM": cannot parse "XM" as "PM""#),
+            ("15:04 -0700", "17:07 Z", r#"parsing time "17:07 Z" as "15:04 -0700": cannot parse "Z" as "-0700""#),
+            ("2006-01-02", "", r#"parsing time "" as "2006-01-02": cannot parse "" as "2006""#),
+            ("2006", "2024\u{e9}\"", r#"parsing time "2024\xc3\xa9\"": extra text: "\xc3\xa9\"""#),
+        ];
+        for &(layout, value, message) in cases {
+            assert_eq!(error(layout, value), message, "{layout:?} {value:?}");
+        }
+        // Invalid UTF-8 is data like any other.
+        let err = Layout::new_unchecked("2006")
+            .parse(b"2024\xff", &Zone::utc())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "parsing time \"2024\\xff\": extra text: \"\\xff\""
+        );
+    }
+
+    #[test]
+    fn go_quirks_are_kept() {
+        // Two-digit years take a sign: "-5" is -5, i.e. 1995.
+        assert_eq!(parse("06", "-5").year(), 1995);
+        // Day names are matched ignoring case; months too.
+        assert_eq!(
+            parse("Monday Jan 2 2006", "FRIDAY mar 5 2024").unix_seconds,
+            MAR5
+        );
+        // A leap day of the year 0 is valid (year 0 is a leap year).
+        assert_eq!(parse("Jan _2", "Feb 29").year(), 0);
+        // 12 AM is midnight, 12 PM noon, 0 PM noon too.
+        assert_eq!(
+            parse("3:04PM", "12:00AM").unix_seconds.rem_euclid(86_400),
+            0
+        );
+        assert_eq!(
+            parse("3:04PM", "12:00PM").unix_seconds.rem_euclid(86_400),
+            12 * 3600
+        );
+        assert_eq!(
+            parse("3:04PM", "0:00PM").unix_seconds.rem_euclid(86_400),
+            12 * 3600
+        );
+        // An offset of exactly -1 s is Go's "no offset" sentinel.
+        let t = parse(
+            "2006-01-02T15:04:05Z07:00:00",
+            "2024-01-01T00:00:00-00:00:01",
+        );
+        assert_eq!(t.unix_seconds, 1_704_067_200);
+        // A space in the layout matches a run of spaces.
+        assert_eq!(parse("Jan 2 2006", "Mar   5  2024").unix_seconds, MAR5);
+        // "_2006" is a literal underscore and the year; "Janx" is literal text.
+        assert_eq!(parse("_2006", "_2024").year(), 2024);
+        assert_eq!(parse("Janx 2006", "Janx 2024").year(), 2024);
+        // Day of year 60 is Feb 29 in leap years, Mar 1 otherwise.
+        assert_eq!(parse("2006-002", "2024-060").unix_seconds, 1_709_164_800);
+        assert_eq!(parse("2006-002", "2023-060").unix_seconds, 1_677_628_800);
+    }
+
+    #[test]
+    fn zone_abbreviations_follow_go() {
+        let layout = "2006-01-02 15:04:05 MST";
+        // Unknown in UTC: the civil time is read as UTC and only labelled.
+        let t = parse(layout, "2024-01-15 12:00:00 PST");
+        assert_eq!((t.unix_seconds, t.offset_seconds), (1_705_320_000, 0));
+        // "GMT+3": same instant, labelled +03:00.
+        let t = parse(layout, "2024-01-15 12:00:00 GMT+3");
+        assert_eq!((t.unix_seconds, t.offset_seconds), (1_705_320_000, 10_800));
+        let t = parse(layout, "2024-01-15 12:00:00 +03");
+        assert_eq!((t.unix_seconds, t.offset_seconds), (1_705_320_000, 0));
+
+        let berlin = berlin();
+        // The zone's own abbreviation in effect: its offset.
+        let t = parse_in(layout, "2024-07-01 12:00:00 CEST", &berlin);
+        assert_eq!(
+            (t.unix_seconds, t.offset_seconds, t.in_zone),
+            (1_719_828_000, 7200, true)
+        );
+        let t = parse_in(layout, "2024-01-15 12:00:00 CET", &berlin);
+        assert_eq!((t.unix_seconds, t.offset_seconds), (1_705_316_400, 3600));
+        // The zone's abbreviation out of season: its offset all the same.
+        let t = parse_in(layout, "2024-01-15 12:00:00 CEST", &berlin);
+        assert_eq!((t.unix_seconds, t.offset_seconds), (1_705_312_800, 3600));
+        // Not one of the zone's: zero offset.
+        let t = parse_in(layout, "2024-01-15 12:00:00 EST", &berlin);
+        assert_eq!(
+            (t.unix_seconds, t.offset_seconds, t.in_zone),
+            (1_705_320_000, 0, false)
+        );
+    }
+
+    #[test]
+    fn override_zone_interprets_values_without_offset() {
+        let berlin = berlin();
+        let layout = "2006-01-02 15:04:05";
+        // Summer: CEST (+2), winter: CET (+1).
+        let summer = parse_in(layout, "2024-07-01 12:00:00", &berlin);
+        assert_eq!(
+            (summer.unix_seconds, summer.offset_seconds),
+            (1_719_828_000, 7200)
+        );
+        let winter = parse_in(layout, "2024-01-15 12:00:00", &berlin);
+        assert_eq!(
+            (winter.unix_seconds, winter.offset_seconds),
+            (1_705_316_400, 3600)
+        );
+        // A numeric offset in the value wins over the zone.
+        let t = parse_in(
+            "2006-01-02 15:04:05 -0700",
+            "2024-07-01 12:00:00 +0000",
+            &berlin,
+        );
+        assert_eq!(
+            (t.unix_seconds, t.offset_seconds, t.in_zone),
+            (1_719_835_200, 0, false)
+        );
+        let t = parse_in(
+            "2006-01-02 15:04:05 -0700",
+            "2024-07-01 12:00:00 +0200",
+            &berlin,
+        );
+        assert_eq!((t.unix_seconds, t.in_zone), (1_719_828_000, true));
+        // Go's choices in the spring gap and the autumn overlap.
+        let gap = parse_in(layout, "2024-03-31 02:30:00", &berlin);
+        assert_eq!(
+            (gap.unix_seconds, gap.offset_seconds),
+            (1_711_848_600, 7200)
+        );
+        let overlap = parse_in(layout, "2024-10-27 02:30:00", &berlin);
+        assert_eq!(
+            (overlap.unix_seconds, overlap.offset_seconds),
+            (1_729_992_600, 3600)
+        );
+        // Year 0 in Berlin is local mean time, +00:53:28.
+        let t = parse_in("Jan _2 15:04:05", "Jul  4 12:00:00", &berlin);
+        assert_eq!(
+            (t.unix_seconds, t.offset_seconds, t.year()),
+            (-62_151_195_208, 3208, 0)
+        );
+    }
+
+    #[test]
+    fn with_year_is_go_add_date() {
+        let berlin = berlin();
+        let layout = "Jan _2 15:04:05";
+        // In the zone the offset is that of the new date.
+        let t = parse_in(layout, "Jul  4 12:00:00", &berlin).with_year(2026, &berlin);
+        assert_eq!(
+            (t.unix_seconds, t.offset_seconds, t.year()),
+            (1_783_159_200, 7200, 2026)
+        );
+        let t = parse_in(layout, "Jan  4 12:00:00", &berlin).with_year(2026, &berlin);
+        assert_eq!((t.unix_seconds, t.offset_seconds), (1_767_524_400, 3600));
+        let utc = Zone::utc();
+        let t = parse(layout, "Jul  4 12:00:00").with_year(2026, &utc);
+        assert_eq!(t.unix_seconds, 1_783_166_400);
+        // Feb 29 of year 0 becomes Mar 1 in a common year.
+        let t = parse(layout, "Feb 29 12:00:00").with_year(2026, &utc);
+        assert_eq!(t.unix_seconds, 1_772_366_400);
+        // A fixed offset stays; the year is the one seen at that offset.
+        let t = parse("Jan _2 15:04:05 -0700", "Jan  1 00:30:00 +0100");
+        assert_eq!(t.year(), 0);
+        let t = t.with_year(2026, &utc);
+        assert_eq!((t.unix_seconds, t.offset_seconds), (1_767_223_800, 3600));
+        // Nanoseconds survive; absurd years do not panic.
+        let t = parse("Jan _2 15:04:05.000", "Jan  1 00:00:00.250").with_year(2026, &utc);
+        assert_eq!(t.nanos, 250_000_000);
+        let _ = t.with_year(i64::MAX, &berlin).with_year(i64::MIN, &berlin);
+    }
+
+    #[test]
+    fn layout_new_mirrors_mtail_check() {
+        for ok in [
+            "",
+            "plain text",
+            "Jan _2 15:04:05",
+            "Mon Jan _2 15:04:05 MST 2006",
+            "2006-01-02T15:04:05.999999999Z07:00",
+            "2006 __2",
+            "3:04pm",
+        ] {
+            assert!(Layout::new(ok).is_ok(), "{ok:?}");
+        }
+        // A literal Z or underscore cannot survive mtail's self-parse.
+        let err = Layout::new("2006-01-02T15:04:05Z").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid time format string \"2006-01-02T15:04:05Z\""
+        );
+        match err {
+            StrptimeError::InvalidLayout { cause, .. } => assert_eq!(
+                cause.to_string(),
+                "parsing time \"2006-01-02T15:04:05+\" as \"2006-01-02T15:04:05Z\": cannot parse \"+\" as \"Z\""
+            ),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["2006_01_02", "_2006", "Z", "2006-01-02T15:04:05.000Z"] {
+            assert!(Layout::new(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Layout::new("Jan _2").map(|l| l.to_string()).ok().as_deref(),
+            Some("Jan _2")
+        );
+    }
+
+    #[test]
+    fn layout_chunks_follow_next_std_chunk() {
+        let stds = |layout: &str| -> Vec<Option<Std>> {
+            Layout::new_unchecked(layout)
+                .chunks
+                .iter()
+                .map(|c| c.std)
+                .collect()
+        };
+        assert_eq!(stds("Month"), vec![None]);
+        assert_eq!(stds("Mon"), vec![Some(Std::WeekDay), None]);
+        assert_eq!(stds("07"), vec![None]);
+        assert_eq!(stds("1"), vec![Some(Std::NumMonth), None]);
+        assert_eq!(stds("__2"), vec![Some(Std::UnderYearDay), None]);
+        // "__2" then a literal "0" and "06".
+        assert_eq!(
+            stds("__2006"),
+            vec![Some(Std::UnderYearDay), Some(Std::Year), None]
+        );
+        assert_eq!(stds("_2006"), vec![Some(Std::LongYear), None]);
+        assert_eq!(
+            stds(".000x,99"),
+            vec![Some(Std::FracSecond0(3)), Some(Std::FracSecond9(2)), None]
+        );
+        assert_eq!(stds(".0001"), vec![Some(Std::ZeroMonth), None]);
+        assert_eq!(
+            stds("-07:00:00 Z07"),
+            vec![
+                Some(Std::NumColonSecondsTZ),
+                Some(Std::Iso8601ShortTZ),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn zones_load_like_go_load_location() {
+        assert!(Zone::from_name("").is_ok_and(|z| z.is_utc() && z.name() == "UTC"));
+        assert!(Zone::from_name("UTC").is_ok_and(|z| z.is_utc()));
+        assert_eq!(berlin().name(), "Europe/Berlin");
+        assert!(matches!(
+            Zone::from_name("Nowhere/Atlantis"),
+            Err(StrptimeError::UnknownZone { .. })
+        ));
+        assert!(matches!(
+            Zone::from_name("../etc/passwd"),
+            Err(StrptimeError::InvalidZoneName { .. })
+        ));
+        let year = Zone::utc().current_year();
+        assert!((2024..10_000).contains(&year));
+        assert!((berlin().current_year() - year).abs() <= 1);
+    }
+
+    #[test]
+    fn odd_values_never_panic() {
+        let layouts: Vec<Layout> = [
+            "02/Jan/2006:15:04:05 -0700",
+            "Mon Jan _2 15:04:05.999 MST 2006",
+            "2006-002 __2 Z07:00:00 -07 Z070000 pm PM 3 .000 ,9",
+            "January Monday 06 1 2 4 5",
+        ]
+        .iter()
+        .map(|l| Layout::new_unchecked(l))
+        .collect();
+        let alphabet = b" 0123456789+-:.,ZTAPMapmJanMonGMTUTCCEST_\xff";
+        let berlin = berlin();
+        let mut state: u64 = 0x1234_5678;
+        let mut value = Vec::new();
+        for _ in 0..20_000 {
+            value.clear();
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let len = (state >> 59) as usize;
+            for _ in 0..len {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                value.push(alphabet[(state >> 33) as usize % alphabet.len()]);
+            }
+            for layout in &layouts {
+                let _ = layout.parse(&value, &Zone::utc());
+                let _ = layout.parse(&value, &berlin);
+            }
+        }
+    }
+
+    fn at(unix_seconds: i64) -> Option<ParsedTime> {
+        Some(ParsedTime::from_unix(unix_seconds))
+    }
+
+    #[test]
+    fn cache_hits_misses_and_failures() {
+        let mut cache = StrptimeCache::new();
+        assert!(cache.is_empty());
+        assert_eq!(cache.get(b"2024-01-01"), None);
+        cache.put(b"2024-01-01", at(1_704_067_200));
+        cache.put(b"garbage", None);
+        assert_eq!(cache.get(b"2024-01-01"), Some(at(1_704_067_200)));
+        // A failed parse is remembered as such.
+        assert_eq!(cache.get(b"garbage"), Some(None));
+        assert_eq!(cache.get(b"2024-01-02"), None);
+        // Keyed by value only: putting again replaces.
+        cache.put(b"2024-01-01", at(5));
+        assert_eq!(cache.get(b"2024-01-01"), Some(at(5)));
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn cache_evicts_least_recently_used_past_64() {
+        let mut cache = StrptimeCache::new();
+        let key = |i: usize| format!("value {i}").into_bytes();
+        for i in 0..STRPTIME_CACHE_ENTRIES {
+            cache.put(&key(i), at(i as i64));
+        }
+        assert_eq!(cache.len(), STRPTIME_CACHE_ENTRIES);
+        // Touch the oldest so that the second oldest goes first.
+        assert_eq!(cache.get(&key(0)), Some(at(0)));
+        cache.put(&key(100), at(100));
+        assert_eq!(cache.len(), STRPTIME_CACHE_ENTRIES);
+        assert_eq!(cache.get(&key(1)), None);
+        assert_eq!(cache.get(&key(0)), Some(at(0)));
+        assert_eq!(cache.get(&key(100)), Some(at(100)));
+        // Another round evicts in insertion order from 2 on.
+        for i in 200..210 {
+            cache.put(&key(i), at(i as i64));
+        }
+        for i in 2..12 {
+            assert_eq!(cache.get(&key(i)), None, "{i}");
+        }
+        for i in 12..STRPTIME_CACHE_ENTRIES {
+            assert_eq!(cache.get(&key(i)), Some(at(i as i64)), "{i}");
+        }
+        // A long value replacing a short one is stored whole.
+        let long = vec![b'x'; 1000];
+        cache.put(&long, None);
+        assert_eq!(cache.get(&long), Some(None));
     }
 }
