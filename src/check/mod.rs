@@ -1,0 +1,2 @@
+//! Static checks of a parsed program: patterns and the types of their capture groups.
+pub mod pattern;
