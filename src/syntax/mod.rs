@@ -2,4 +2,5 @@
 
 pub mod ast;
 pub mod diag;
+pub mod parse;
 pub mod span;
