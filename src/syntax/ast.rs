@@ -163,20 +163,41 @@ pub enum ExprKind {
     /// A bare name: a metric or a const.
     Id(String),
     /// `base[k1][k2]` or `base[k1, k2]`, flattened: all keys in order.
-    Index { base: Box<Expr>, keys: Vec<Expr> },
+    Index {
+        base: Box<Expr>,
+        keys: Vec<Expr>,
+    },
     /// `$name` or `$3` (the text after `$`).
     CapRef(String),
     /// A builtin call.
-    Call { builtin: Builtin, args: Vec<Expr> },
+    Call {
+        builtin: Builtin,
+        args: Vec<Expr>,
+    },
     /// `~x`
     BitNot(Box<Expr>),
     /// `x++` / `x--`
-    Postfix { op: IncDec, expr: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Postfix {
+        op: IncDec,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `lhs =~ rhs` / `lhs !~ rhs`
-    Match { negated: bool, lhs: Box<Expr>, rhs: Box<Expr> },
+    Match {
+        negated: bool,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `lhs = rhs` / `lhs += rhs`
-    Assign { op: AssignOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Assign {
+        op: AssignOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
