@@ -47,7 +47,7 @@ fn readme_example_runs_and_counts() {
         "{text}"
     );
     assert!(
-        text.contains(r#"http_response_size_bytes_count{prog="http.mtail"} 7"#),
+        text.contains(r#"http_response_size_bytes_count{prog="http.mtail"} 6"#),
         "{text}"
     );
     assert!(text.contains(r#"http_response_bytes_total{method="GET",prog="http.mtail",status="200"} 7.34009135e+08"#), "{text}");

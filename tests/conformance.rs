@@ -24,7 +24,10 @@ fn triples() -> Vec<Json> {
 }
 
 /// Samples of a Prometheus text exposition: (name, sorted labels) → value. promdiff.py's rules.
-fn samples(text: &str) -> Result<BTreeMap<(String, Vec<(String, String)>), f64>, String> {
+/// A sample's identity: metric name and sorted label pairs.
+type SampleKey = (String, Vec<(String, String)>);
+
+fn samples(text: &str) -> Result<BTreeMap<SampleKey, f64>, String> {
     let sample =
         regex::Regex::new(r#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\S+)?\s*$"#)
             .unwrap();

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn cases(file: &str) -> Vec<Json> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/mtail").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/conformance/mtail")
+        .join(file);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -48,7 +50,11 @@ fn as_json(m: &Metric) -> Json {
         "label_values": label_values,
     });
     if !d.buckets.is_empty() {
-        out["buckets"] = json!(d.buckets.iter().map(|&(a, b)| json!([num(a), num(b)])).collect::<Vec<_>>());
+        out["buckets"] = json!(d
+            .buckets
+            .iter()
+            .map(|&(a, b)| json!([num(a), num(b)]))
+            .collect::<Vec<_>>());
     }
     out
 }
@@ -92,16 +98,40 @@ fn runtime_cases() {
                 continue;
             }
         };
-        let mut vm = Vm::new(Arc::new(prog), VmOptions { syslog_use_current_year: false, ..VmOptions::default() });
+        let mut vm = Vm::new(
+            Arc::new(prog),
+            VmOptions {
+                syslog_use_current_year: false,
+                ..VmOptions::default()
+            },
+        );
         let file = c["input_filename"].as_str().unwrap_or(name);
         for l in c["log_lines"].as_array().unwrap() {
             vm.run_line(l.as_str().unwrap().as_bytes(), file.as_bytes());
         }
-        let mut got: Vec<Json> = vm.store.metrics.iter().filter(|m| !m.def.hidden).map(as_json).collect();
+        let mut got: Vec<Json> = vm
+            .store
+            .metrics
+            .iter()
+            .filter(|m| !m.def.hidden)
+            .map(as_json)
+            .collect();
         let mut want: Vec<Json> = expected["metrics"].as_array().unwrap().clone();
         for w in want.iter_mut() {
             if let Some(o) = w.as_object_mut() {
-                o.retain(|k, _| ["name", "program", "kind", "type", "hidden", "keys", "label_values", "buckets"].contains(&k.as_str()));
+                o.retain(|k, _| {
+                    [
+                        "name",
+                        "program",
+                        "kind",
+                        "type",
+                        "hidden",
+                        "keys",
+                        "label_values",
+                        "buckets",
+                    ]
+                    .contains(&k.as_str())
+                });
             }
         }
         let key = |m: &Json| m["name"].as_str().unwrap_or_default().to_string();
@@ -116,7 +146,11 @@ fn runtime_cases() {
             ));
         }
     }
-    println!("runtime_cases: passed {}/{}", all.len() - failures.len(), all.len());
+    println!(
+        "runtime_cases: passed {}/{}",
+        all.len() - failures.len(),
+        all.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -125,9 +159,17 @@ fn compile_ok_cases_compile() {
     let all = cases("compile_ok.json");
     let failures: Vec<String> = all
         .iter()
-        .filter_map(|c| compile("ok.mtail", c["program"].as_str().unwrap()).err().map(|e| format!("{}:\n{e}", c["name"])))
+        .filter_map(|c| {
+            compile("ok.mtail", c["program"].as_str().unwrap())
+                .err()
+                .map(|e| format!("{}:\n{e}", c["name"]))
+        })
         .collect();
-    println!("compile_ok: passed {}/{}", all.len() - failures.len(), all.len());
+    println!(
+        "compile_ok: passed {}/{}",
+        all.len() - failures.len(),
+        all.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -156,12 +198,18 @@ fn compile_error_cases_fail_on_the_right_line() {
                     .collect();
                 if let Some(want) = want_line {
                     if !lines.contains(&want) {
-                        failures.push(format!("{name}: error on lines {lines:?}, want line {want}:\n{e}"));
+                        failures.push(format!(
+                            "{name}: error on lines {lines:?}, want line {want}:\n{e}"
+                        ));
                     }
                 }
             }
         }
     }
-    println!("compile_errors: passed {}/{}", all.len() - failures.len(), all.len());
+    println!(
+        "compile_errors: passed {}/{}",
+        all.len() - failures.len(),
+        all.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
