@@ -171,6 +171,41 @@ impl Metric {
     pub fn delete(&mut self, key: &[u8]) {
         self.series.shift_remove(key);
     }
+
+    /// mtail's garbage collection at `now_ns`: past `limit`, drop the least recently updated
+    /// series; then drop series whose `del … after` expiry has passed. Returns how many went.
+    pub fn gc(&mut self, now_ns: i64) -> usize {
+        let before = self.series.len();
+        let limit = self.def.limit as usize;
+        if limit > 0 && self.series.len() > limit {
+            let mut times: Vec<i64> = self.series.values().map(|d| d.time_ns).collect();
+            let excess = self.series.len() - limit;
+            times.select_nth_unstable(excess - 1);
+            let cutoff = times[excess - 1];
+            // Drop every series older than the cutoff, then series at the cutoff, oldest first
+            // in creation order, until the limit holds.
+            let mut to_drop = excess;
+            self.series.retain(|_, d| {
+                if to_drop > 0 && d.time_ns < cutoff {
+                    to_drop -= 1;
+                    return false;
+                }
+                true
+            });
+            self.series.retain(|_, d| {
+                if to_drop > 0 && d.time_ns == cutoff {
+                    to_drop -= 1;
+                    return false;
+                }
+                true
+            });
+        }
+        self.series.retain(|_, d| match d.expiry_ns {
+            Some(after) => now_ns.saturating_sub(d.time_ns) <= after,
+            None => true,
+        });
+        before - self.series.len()
+    }
 }
 
 /// Record an observation in a histogram (mtail HEAD: the first range whose max is ≥ v).
@@ -198,6 +233,11 @@ impl ProgramStore {
     #[inline]
     pub fn metric(&mut self, id: MetricId) -> &mut Metric {
         &mut self.metrics[id.0 as usize]
+    }
+
+    /// Run [`Metric::gc`] on every metric; returns how many series were removed.
+    pub fn gc(&mut self, now_ns: i64) -> usize {
+        self.metrics.iter_mut().map(|m| m.gc(now_ns)).sum()
     }
 }
 
@@ -245,6 +285,36 @@ mod tests {
         m.delete(&k);
         m.delete(&k);
         assert_eq!(m.series.len(), 2);
+    }
+
+    fn key(v: &str) -> Vec<u8> {
+        let mut k = Vec::new();
+        labels::push(&mut k, v.as_bytes());
+        k
+    }
+
+    #[test]
+    fn gc_enforces_limit_dropping_least_recently_updated() {
+        let mut d = def(MetricKind::Counter, &["a"], ValueType::Int);
+        d.limit = 2;
+        let mut m = Metric::new(d);
+        for (v, t) in [("old", 10), ("new", 30), ("mid", 20), ("newest", 40)] {
+            m.datum(&key(v), t);
+        }
+        assert_eq!(m.gc(50), 2);
+        let left: Vec<Vec<String>> = m.series.keys().map(|k| labels::strings(k)).collect();
+        assert_eq!(left, vec![vec!["new"], vec!["newest"]]);
+    }
+
+    #[test]
+    fn gc_removes_expired_series_only() {
+        let mut m = Metric::new(def(MetricKind::Gauge, &["a"], ValueType::Int));
+        m.datum(&key("stale"), 100).expiry_ns = Some(50);
+        m.datum(&key("fresh"), 190).expiry_ns = Some(50);
+        m.datum(&key("forever"), 0);
+        assert_eq!(m.gc(200), 1);
+        assert_eq!(m.series.len(), 2);
+        assert!(m.series.get(&key("stale")[..]).is_none());
     }
 
     #[test]
