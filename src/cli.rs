@@ -2,16 +2,20 @@
 //! spellings, Go's `-flag` and `--flag=false` forms), parsed into a validated [`Config`].
 
 use crate::vm::strptime::Zone;
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "logmill",
     version,
-    about = "Runs mtail programs over logs and exports the metrics they compute."
+    about = "Runs mtail programs over logs and exports the metrics they compute.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Flags {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// A program file, or a directory of programs (*.mtail, *.prog).
     #[arg(long = "progs", alias = "programs")]
     pub progs: Option<PathBuf>,
@@ -61,11 +65,47 @@ pub struct Flags {
     pub override_timezone: Option<String>,
 }
 
+/// Tools for writing programs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile programs and report every error (exit 1 on any); the same as --compile_only.
+    Check {
+        /// Program files or directories of programs.
+        #[arg(required = true)]
+        progs: Vec<PathBuf>,
+    },
+    /// Run a program over a sample log and compare its metrics with an expected file
+    /// (Prometheus text, or mtail's JSON when it ends in .json); exit 1 on any difference.
+    Test {
+        prog: PathBuf,
+        log: PathBuf,
+        expected: PathBuf,
+        /// Write the metrics to EXPECTED instead of comparing.
+        #[arg(long)]
+        update: bool,
+        /// Give yearless dates the current year (off here, so expected files stay valid).
+        #[arg(long = "syslog_use_current_year", alias = "syslog-use-current-year", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+        syslog_use_current_year: bool,
+        /// Time zone for times parsed without an offset.
+        #[arg(long = "override_timezone", alias = "override-timezone")]
+        override_timezone: Option<String>,
+    },
+}
+
 /// What to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     CompileOnly,
     OneShot,
+    /// `logmill check PROG…`
+    Check(Vec<PathBuf>),
+    /// `logmill test PROG LOG EXPECTED`
+    Test {
+        prog: PathBuf,
+        log: PathBuf,
+        expected: PathBuf,
+        update: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,8 +145,54 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
+impl Config {
+    /// mtail's defaults for everything but the programs and the mode.
+    pub fn new(progs: PathBuf, mode: Mode) -> Config {
+        Config {
+            progs,
+            logs: Vec::new(),
+            mode,
+            format: Format::Json,
+            dump_ast: false,
+            dump_ast_types: false,
+            dump_bytecode: false,
+            emit_prog_label: true,
+            syslog_use_current_year: true,
+            zone: Zone::utc(),
+        }
+    }
+}
+
 impl Flags {
     pub fn into_config(self) -> Result<Config, String> {
+        match self.command {
+            Some(Command::Check { progs }) => {
+                let first = progs.first().cloned().unwrap_or_default();
+                return Ok(Config::new(first, Mode::Check(progs)));
+            }
+            Some(Command::Test {
+                prog,
+                log,
+                expected,
+                update,
+                syslog_use_current_year,
+                override_timezone,
+            }) => {
+                let mut c = Config::new(
+                    prog.clone(),
+                    Mode::Test {
+                        prog,
+                        log,
+                        expected,
+                        update,
+                    },
+                );
+                c.syslog_use_current_year = syslog_use_current_year;
+                c.zone = zone(override_timezone.as_deref())?;
+                return Ok(c);
+            }
+            None => {}
+        }
         let progs = self
             .progs
             .ok_or("--progs is required: a program file or a directory of programs")?;
@@ -130,10 +216,7 @@ impl Flags {
                 ))
             }
         };
-        let zone = match self.override_timezone.as_deref() {
-            None | Some("") | Some("UTC") => Zone::utc(),
-            Some(name) => Zone::from_name(name).map_err(|e| format!("--override_timezone: {e}"))?,
-        };
+        let zone = zone(self.override_timezone.as_deref())?;
         Ok(Config {
             progs,
             logs: self.logs.into_iter().filter(|l| !l.is_empty()).collect(),
@@ -146,6 +229,13 @@ impl Flags {
             syslog_use_current_year: self.syslog_use_current_year,
             zone,
         })
+    }
+}
+
+fn zone(name: Option<&str>) -> Result<Zone, String> {
+    match name {
+        None | Some("") | Some("UTC") => Ok(Zone::utc()),
+        Some(name) => Zone::from_name(name).map_err(|e| format!("--override_timezone: {e}")),
     }
 }
 
