@@ -63,6 +63,23 @@ pub struct Flags {
     /// Time zone for times parsed without an offset (IANA name, e.g. Europe/Berlin); default UTC.
     #[arg(long = "override_timezone", alias = "override-timezone")]
     pub override_timezone: Option<String>,
+
+    /// Append each datum's time (ms since the epoch) to Prometheus samples.
+    #[arg(long = "emit_metric_timestamp", alias = "emit-metric-timestamp", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub emit_metric_timestamp: bool,
+
+    /// mtail's logging flags, accepted so existing command lines keep working (logmill logs to stderr).
+    #[arg(long = "logtostderr", alias = "alsologtostderr", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, hide = true)]
+    pub logtostderr: Option<bool>,
+    #[arg(short = 'v', long = "v", hide = true)]
+    pub verbosity: Option<String>,
+    #[arg(
+        long = "log_dir",
+        alias = "stderrthreshold",
+        alias = "vmodule",
+        hide = true
+    )]
+    pub log_dir: Option<String>,
 }
 
 /// Tools for writing programs.
@@ -125,6 +142,7 @@ pub struct Config {
     pub dump_ast_types: bool,
     pub dump_bytecode: bool,
     pub emit_prog_label: bool,
+    pub emit_metric_timestamp: bool,
     pub syslog_use_current_year: bool,
     pub zone: Zone,
 }
@@ -157,6 +175,7 @@ impl Config {
             dump_ast_types: false,
             dump_bytecode: false,
             emit_prog_label: true,
+            emit_metric_timestamp: false,
             syslog_use_current_year: true,
             zone: Zone::utc(),
         }
@@ -226,6 +245,7 @@ impl Flags {
             dump_ast_types: self.dump_ast_types,
             dump_bytecode: self.dump_bytecode,
             emit_prog_label: self.emit_prog_label,
+            emit_metric_timestamp: self.emit_metric_timestamp,
             syslog_use_current_year: self.syslog_use_current_year,
             zone,
         })

@@ -92,6 +92,7 @@ fn one_shot(
         Format::Prometheus => {
             let opts = export::prometheus::Options {
                 emit_prog_label: config.emit_prog_label,
+                emit_timestamp: config.emit_metric_timestamp,
             };
             export::prometheus::render(&metrics, &opts)
         }

@@ -5,7 +5,7 @@ use crate::compile::Program;
 use crate::tail::lines::LineSplitter;
 use crate::vm::{Vm, VmOptions};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Read size per call: large enough that a system call is rare per line.
@@ -49,7 +49,31 @@ pub fn feed(vms: &mut [Vm], name: &[u8], mut reader: impl Read) -> std::io::Resu
     Ok(lines)
 }
 
-/// Run the programs over the log files, in order.
+/// The files named by `--logs` entries: glob patterns (`*?[`) expand to the regular files they
+/// match, in name order; other entries name a file as they are.
+pub fn expand(logs: &[impl AsRef<Path>]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for log in logs {
+        let entry = log.as_ref();
+        let text = entry.to_string_lossy();
+        if !text.contains(['*', '?', '[']) {
+            out.push(entry.to_path_buf());
+            continue;
+        }
+        let paths = glob::glob(&text).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{text}: {e}"))
+        })?;
+        let mut matched: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        matched.sort();
+        out.extend(matched);
+    }
+    Ok(out)
+}
+
+/// Run the programs over the log files, in order (glob patterns expanded).
 pub fn run(
     programs: Vec<Program>,
     logs: &[impl AsRef<Path>],
@@ -57,8 +81,8 @@ pub fn run(
 ) -> std::io::Result<Run> {
     let mut vms = vms(programs, opts);
     let mut lines = 0;
-    for log in logs {
-        let path = log.as_ref();
+    for log in expand(logs)? {
+        let path = log.as_path();
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let file = std::fs::File::open(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;

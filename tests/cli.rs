@@ -431,3 +431,66 @@ fn dumps_are_readable() {
         ))
         .stderr(predicate::str::contains("StrToInt("));
 }
+
+#[test]
+fn logs_globs_expand_and_kinds_must_agree_across_programs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("a.log", "x\nx\n"), ("b.log", "x\n"), ("c.txt", "x\n")] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let progs = dir.path().join("progs");
+    std::fs::create_dir(&progs).unwrap();
+    std::fs::write(progs.join("a.mtail"), "counter hits\n/x/ {\n  hits++\n}\n").unwrap();
+    let glob = dir.path().join("*.log");
+    logmill()
+        .args([
+            "--progs",
+            progs.to_str().unwrap(),
+            "--logs",
+            glob.to_str().unwrap(),
+            "--one_shot",
+            "--one_shot_format=prometheus",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hits{prog=\"a.mtail\"} 3"));
+    std::fs::write(progs.join("b.mtail"), "gauge hits\n/x/ {\n  hits = 1\n}\n").unwrap();
+    logmill()
+        .args(["--progs", progs.to_str().unwrap(), "--compile_only"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "b.mtail: metric `hits' has different kind (gauge) than in a.mtail (counter)",
+        ));
+}
+
+#[test]
+fn emit_metric_timestamp_appends_the_datum_time_in_ms() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("t.mtail");
+    let log = dir.path().join("t.log");
+    std::fs::write(
+        &prog,
+        "counter c\n/(?P<s>\\d+)/ {\n  settime($s)\n  c++\n}\n",
+    )
+    .unwrap();
+    std::fs::write(&log, "1300000000\n").unwrap();
+    logmill()
+        .args([
+            "--progs",
+            prog.to_str().unwrap(),
+            "--logs",
+            log.to_str().unwrap(),
+        ])
+        .args([
+            "--one_shot",
+            "--one_shot_format=prometheus",
+            "--emit_metric_timestamp",
+            "--logtostderr",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "c{prog=\"t.mtail\"} 1 1300000000000\n",
+        ));
+}
