@@ -494,3 +494,49 @@ fn emit_metric_timestamp_appends_the_datum_time_in_ms() {
             "c{prog=\"t.mtail\"} 1 1300000000000\n",
         ));
 }
+
+/// mtail's one-shot JSON for every example triple, byte for byte (times included).
+#[test]
+fn json_is_byte_identical_to_debian_mtail() {
+    let Ok(mtail) = which_mtail() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mtail must be installed in CI"
+        );
+        eprintln!("mtail not installed: side-by-side comparison skipped");
+        return;
+    };
+    let dir = shared().join("conformance/mtail");
+    let triples: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("examples.json")).unwrap()).unwrap();
+    let mut same = 0;
+    for t in &triples {
+        let args = [
+            "--progs",
+            t["program"].as_str().unwrap(),
+            "--logs",
+            t["log"].as_str().unwrap(),
+            "--one_shot",
+            "--one_shot_format=json",
+            "--syslog_use_current_year=false",
+        ];
+        let theirs = std::process::Command::new(&mtail)
+            .current_dir(&dir)
+            .args(["--port", "0", "--logtostderr"])
+            .args(args)
+            .output()
+            .unwrap();
+        let ours = logmill().current_dir(&dir).args(args).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{}",
+            t["name"]
+        );
+        same += 1;
+    }
+    println!(
+        "json side by side with mtail: passed {same}/{}",
+        triples.len()
+    );
+}
