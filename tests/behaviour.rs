@@ -61,6 +61,15 @@ fn whole_match_is_a_label_key_but_not_a_value() {
 }
 
 #[test]
+fn bitwise_not_is_a_condition_that_keeps_its_int_value() {
+    let src = "gauge a by op\n/(?P<n>\\d+)/ {\n  a[\"shl\"] = ~$n << 2\n  a[\"and\"] = ~16 & 255\n  ~0 {\n    a[\"cond0\"] = 1\n  }\n  ~(-1) {\n    a[\"cond-1\"] = 1\n  }\n}\n";
+    assert_eq!(
+        run(src, &["16"]),
+        vec!["a{shl} -68", "a{and} 239", "a{cond0} 1"]
+    );
+}
+
+#[test]
 fn conditions_are_not_values() {
     fails(
         "gauge b\ngauge x\n/./ {\n  x = 1\n  b = ~x\n}\n",

@@ -265,6 +265,7 @@ impl<'a> Checker<'a> {
             }
         };
         if self.defs[def].expanding {
+            self.defs[def].used = true;
             self.error_hint(
                 at,
                 format!("Decorator `@{name}' is not completely defined yet."),
@@ -642,7 +643,10 @@ impl<'a> Checker<'a> {
                         self.consts[i].used = true;
                         text.push_str(&self.consts[i].text);
                     }
-                    Some(_) => {
+                    Some(sym) => {
+                        if let Sym::Metric(m) = sym {
+                            self.metrics[m].used = true;
+                        }
                         self.error(id.span, format!("Can't append variable `{}' to a pattern; only const patterns may be concatenated.", id.name));
                         ok = false;
                     }
@@ -935,8 +939,9 @@ impl<'a> Checker<'a> {
                 match v.ty {
                     Type::Int | Type::Bool => {
                         let v = self.coerce(v, Type::Int);
-                        let not = mk(ExprKind::BitNot(Box::new(v)), Type::Int);
-                        self.as_bool(not)
+                        // Typed Bool (a condition, not assignable) but the value stays the
+                        // complemented Int, which arithmetic and bitwise ops use as it is.
+                        mk(ExprKind::BitNot(Box::new(v)), Type::Bool)
                     }
                     t => {
                         self.error(
