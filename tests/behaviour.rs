@@ -276,3 +276,15 @@ fn one_regex_per_condition() {
         3,
     );
 }
+
+#[test]
+fn every_syntax_error_is_reported_at_once() {
+    let src = "counter a\ncounter b\n/x/ {\n  a = 1 ++ 2\n}\nb ++ 3\n/y/ {\n  a -1\n}\n";
+    let e = compile("t.mtail", src).expect_err("three syntax errors");
+    let lines: Vec<usize> = e
+        .diagnostics
+        .iter()
+        .map(|d| logmill::syntax::span::line_col(src, d.span.start).0)
+        .collect();
+    assert_eq!(lines, vec![4, 6, 8], "{e}");
+}
