@@ -1082,55 +1082,39 @@ impl<'a> Checker<'a> {
                     span,
                 }
             }
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow => {
-                if !t.is_numeric() {
-                    self.error(
-                        span,
-                        format!(
-                            "type mismatch: can't apply {} to {} and {}",
-                            op.as_str(),
-                            l.ty.as_str(),
-                            r.ty.as_str()
-                        ),
-                    );
+            BinOp::Add
+            | BinOp::Sub
+            | BinOp::Mul
+            | BinOp::Div
+            | BinOp::Mod
+            | BinOp::Pow
+            | BinOp::Shl
+            | BinOp::Shr
+            | BinOp::BitAnd
+            | BinOp::BitOr
+            | BinOp::BitXor => {
+                let bitwise = matches!(
+                    op,
+                    BinOp::Shl | BinOp::Shr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor
+                );
+                let (ok, what) = if bitwise {
+                    (t == Type::Int, "Integer types expected for bitwise op")
+                } else {
+                    (t.is_numeric(), "type mismatch: can't apply")
+                };
+                if !ok {
+                    let (lt, rt) = (l.ty.as_str(), r.ty.as_str());
+                    self.error(span, format!("{what} {} to {lt} and {rt}", op.as_str()));
                     return Self::poison(span);
                 }
                 let l = self.coerce(l, t);
                 let r = self.coerce(r, t);
-                Expr {
-                    kind: ExprKind::Arith {
-                        op,
-                        lhs: Box::new(l),
-                        rhs: Box::new(r),
-                    },
-                    ty: t,
-                    span,
-                }
-            }
-            BinOp::Shl | BinOp::Shr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
-                if t != Type::Int {
-                    self.error(
-                        span,
-                        format!(
-                            "Integer types expected for bitwise op {}, got {} and {}",
-                            op.as_str(),
-                            l.ty.as_str(),
-                            r.ty.as_str()
-                        ),
-                    );
-                    return Self::poison(span);
-                }
-                let l = self.coerce(l, Type::Int);
-                let r = self.coerce(r, Type::Int);
-                Expr {
-                    kind: ExprKind::Arith {
-                        op,
-                        lhs: Box::new(l),
-                        rhs: Box::new(r),
-                    },
-                    ty: Type::Int,
-                    span,
-                }
+                let kind = ExprKind::Arith {
+                    op,
+                    lhs: Box::new(l),
+                    rhs: Box::new(r),
+                };
+                Expr { kind, ty: t, span }
             }
             _ => {
                 if !matches!(t, Type::Int | Type::Float | Type::String) {
