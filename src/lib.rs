@@ -5,6 +5,7 @@ pub mod compile;
 pub mod export;
 pub mod oneshot;
 pub mod programs;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod syntax;
