@@ -28,9 +28,33 @@ fn socket_only(path: &Path) -> ServeConfig {
 
 fn http_server() -> (Running, Target) {
     let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
+    own_metrics(&state.registry);
     let r = Running::start(tcp_only(), state).unwrap();
     let t = Target::Tcp(r.tcp.unwrap());
     (r, t)
+}
+
+/// Process metrics of the kinds the daemon registers: per-log counters, a histogram.
+fn own_metrics(registry: &prometheus::Registry) {
+    let lines = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("logmill_log_lines_total", "Lines read, per log."),
+        &["logfile"],
+    )
+    .unwrap();
+    lines.with_label_values(&["/var/log/a.log"]).inc_by(7);
+    lines.with_label_values(&["/var/log/<b>.log"]).inc_by(2);
+    registry.register(Box::new(lines)).unwrap();
+    let seconds = prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new(
+            "logmill_vm_line_processing_duration_seconds",
+            "Time to run a line, per program.",
+        )
+        .buckets(vec![0.00002, 0.00004]),
+        &["prog"],
+    )
+    .unwrap();
+    seconds.with_label_values(&["http.mtail"]).observe(0.00003);
+    registry.register(Box::new(seconds)).unwrap();
 }
 
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -88,6 +112,15 @@ fn metrics_negotiate_openmetrics() {
     );
     assert!(b.contains("# TYPE logmill_build_info gauge\n"), "{b}");
     assert!(b.contains("# TYPE process_cpu_seconds counter\n"), "{b}");
+    assert!(b.contains("# TYPE logmill_log_lines counter\n"), "{b}");
+    assert!(
+        b.contains("logmill_log_lines_total{logfile=\"/var/log/a.log\"} 7\n"),
+        "{b}"
+    );
+    assert!(
+        b.contains("logmill_vm_line_processing_duration_seconds_bucket{prog=\"http.mtail\",le=\"+Inf\"} 1\n"),
+        "{b}"
+    );
     assert!(b.ends_with("# EOF\n"), "{b}");
 
     // Text when the client prefers it, or names neither.
@@ -219,6 +252,7 @@ fn status_page_shows_programs_and_errors() {
         ],
         &["GET /<b> 200 1", "zz"],
     );
+    own_metrics(&state.registry);
     state.load_errors.lock().unwrap().insert(
         "broken.mtail".into(),
         "broken.mtail:1:1: syntax <error>".into(),
@@ -242,6 +276,9 @@ fn status_page_shows_programs_and_errors() {
         "href=\"/json\"",
         "version ",
         " · up ",
+        "<h2>Sources</h2>",
+        "<td>/var/log/a.log</td><td>7</td>",
+        "/var/log/&lt;b&gt;.log",
     ] {
         assert!(b.contains(want), "{want:?} missing from\n{b}");
     }
