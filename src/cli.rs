@@ -80,6 +80,26 @@ pub struct Flags {
         hide = true
     )]
     pub log_dir: Option<String>,
+
+    /// Host or IP address to serve HTTP on (default: every interface).
+    #[arg(long = "address")]
+    pub address: Option<String>,
+
+    /// TCP port to serve HTTP on [default: 3903].
+    #[arg(long = "port")]
+    pub port: Option<u16>,
+
+    /// Serve HTTP on this Unix socket; alone, instead of TCP (add --port or --address for both).
+    #[arg(long = "unix_socket", alias = "unix-socket")]
+    pub unix_socket: Option<PathBuf>,
+
+    /// File mode of the Unix socket, in octal.
+    #[arg(
+        long = "unix_socket_mode",
+        alias = "unix-socket-mode",
+        default_value = "0660"
+    )]
+    pub unix_socket_mode: String,
 }
 
 /// Tools for writing programs.
@@ -145,6 +165,8 @@ pub struct Config {
     pub emit_metric_timestamp: bool,
     pub syslog_use_current_year: bool,
     pub zone: Zone,
+    /// Where and how to serve HTTP.
+    pub serve: crate::serve::ServeConfig,
 }
 
 /// Turn Go-style `-flag` into `--flag` so mtail command lines work unchanged.
@@ -178,6 +200,7 @@ impl Config {
             emit_metric_timestamp: false,
             syslog_use_current_year: true,
             zone: Zone::utc(),
+            serve: crate::serve::ServeConfig::default(),
         }
     }
 }
@@ -236,6 +259,14 @@ impl Flags {
             }
         };
         let zone = zone(self.override_timezone.as_deref())?;
+        let mut serve = crate::serve::ServeConfig::from_flags(
+            self.address.as_deref(),
+            self.port,
+            self.unix_socket,
+            &self.unix_socket_mode,
+        )?;
+        serve.emit_prog_label = self.emit_prog_label;
+        serve.emit_timestamp = self.emit_metric_timestamp;
         Ok(Config {
             progs,
             logs: self.logs.into_iter().filter(|l| !l.is_empty()).collect(),
@@ -248,6 +279,7 @@ impl Flags {
             emit_metric_timestamp: self.emit_metric_timestamp,
             syslog_use_current_year: self.syslog_use_current_year,
             zone,
+            serve,
         })
     }
 }
@@ -295,5 +327,47 @@ mod tests {
         assert!(f.syslog_use_current_year && f.emit_prog_label);
         assert_eq!(f.one_shot_format, "json");
         assert_eq!(f.into_config().unwrap().mode, Mode::CompileOnly);
+    }
+
+    #[test]
+    fn serving_flags() {
+        let c = parse(&["logmill", "--progs", "p", "--compile_only"])
+            .into_config()
+            .unwrap();
+        assert_eq!(c.serve.tcp, Some((String::new(), 3903)));
+        assert_eq!(c.serve.unix_socket_mode, 0o660);
+        let c = parse(&[
+            "logmill",
+            "-progs",
+            "p",
+            "--compile_only",
+            "-unix_socket",
+            "/run/logmill/metrics.sock",
+            "--unix_socket_mode=0600",
+        ])
+        .into_config()
+        .unwrap();
+        assert_eq!(c.serve.tcp, None);
+        assert_eq!(c.serve.unix_socket_mode, 0o600);
+        let c = parse(&[
+            "logmill",
+            "--progs",
+            "p",
+            "--compile_only",
+            "--unix_socket=/s",
+            "--address=127.0.0.1",
+        ])
+        .into_config()
+        .unwrap();
+        assert_eq!(c.serve.tcp, Some(("127.0.0.1".to_string(), 3903)));
+        let bad = parse(&[
+            "logmill",
+            "--progs",
+            "p",
+            "--compile_only",
+            "--unix_socket_mode=9",
+        ])
+        .into_config();
+        assert!(bad.is_err());
     }
 }

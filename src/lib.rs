@@ -6,6 +6,7 @@ pub mod expect;
 pub mod export;
 pub mod oneshot;
 pub mod programs;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod syntax;

@@ -100,3 +100,15 @@ pub fn render(metrics: &[&Metric]) -> String {
     // Byte for byte as mtail prints it: Go's MarshalIndent, no final newline.
     serde_json::to_string_pretty(&by_name).unwrap_or_else(|_| "{}".into())
 }
+
+/// The HTTP `/json` view: every (not hidden) metric as one array, as mtail serves its store.
+pub fn render_store(metrics: &[&Metric]) -> String {
+    let all: Vec<Json> = metrics
+        .iter()
+        .filter(|m| !m.def.hidden)
+        .map(|m| metric(m))
+        .collect();
+    let mut s = serde_json::to_string_pretty(&all).unwrap_or_else(|_| "[]".into());
+    s.push('\n');
+    s
+}

@@ -5,6 +5,7 @@
 
 use crate::store::{format::push_go_float, labels, Metric, Value};
 use crate::syntax::ast::MetricKind;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Options of the exposition.
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 pub struct Options {
     /// Add a `prog="file.mtail"` label to every series.
     pub emit_prog_label: bool,
-    /// Append each datum's time (ms since the epoch) to its samples.
+    /// Append each datum's time (ms since the epoch) to its samples (0.0.4 only).
     pub emit_timestamp: bool,
 }
 
@@ -36,57 +37,94 @@ pub fn metric_name(name: &str) -> Option<String> {
     (first_ok && rest_ok).then_some(n)
 }
 
-struct Series {
+/// One series of a family: its labels and value, borrowed from the metrics.
+pub(crate) struct Series<'a> {
     /// (label name, value), sorted by name.
-    labels: Vec<(String, String)>,
-    value: SeriesValue,
+    pub(crate) labels: Vec<(&'a str, Cow<'a, str>)>,
+    pub(crate) value: SeriesValue<'a>,
     /// Milliseconds since the epoch, when timestamps are emitted.
-    time_ms: Option<i64>,
+    pub(crate) time_ms: Option<i64>,
 }
 
-enum SeriesValue {
+pub(crate) enum SeriesValue<'a> {
     Number(f64),
     Histogram {
+        /// (upper bound, cumulative count) of the finite buckets.
         bounds: Vec<(f64, u64)>,
         count: u64,
         sum: f64,
     },
+    /// The value of a text metric (only when text metrics are asked for).
+    Text(&'a str),
 }
 
-struct Family {
-    help: String,
-    kind: &'static str,
-    series: Vec<Series>,
+/// The metrics of one exported name, across programs.
+pub(crate) struct Family<'a> {
+    pub(crate) help: String,
+    pub(crate) kind: MetricKind,
+    /// Sorted by label values.
+    pub(crate) series: Vec<Series<'a>>,
 }
 
-/// Render the metrics.
-pub fn render(metrics: &[&Metric], opts: &Options) -> String {
-    let mut families: BTreeMap<String, Family> = BTreeMap::new();
-    for m in metrics {
+/// The metrics grouped into families by exported name (sorted), hidden and empty ones left out,
+/// text metrics only when `with_text`.
+pub(crate) fn families<'a>(
+    metrics: &[&'a Metric],
+    opts: &Options,
+    with_text: bool,
+) -> BTreeMap<String, Family<'a>> {
+    let mut families: BTreeMap<String, Family<'a>> = BTreeMap::new();
+    for &m in metrics {
         let def = &m.def;
-        if def.hidden || def.kind == MetricKind::Text || m.series.is_empty() {
+        if def.hidden || (def.kind == MetricKind::Text && !with_text) || m.series.is_empty() {
             continue;
         }
         let Some(name) = metric_name(&def.name) else {
             continue;
         };
-        let kind = match def.kind {
-            MetricKind::Counter => "counter",
-            MetricKind::Histogram => "histogram",
-            _ => "gauge",
-        };
         let fam = families.entry(name).or_insert_with(|| Family {
             help: format!("defined at {}", def.source),
-            kind,
+            kind: def.kind,
             series: Vec::new(),
         });
+        // The label names in exported order, found once per metric: (position in the
+        // series' labels, name), sorted by name. Equal names (a key called `prog`) are left to
+        // a sort per series, by name then value.
+        let mut names: Vec<(usize, &'a str)> =
+            def.keys.iter().map(String::as_str).enumerate().collect();
+        if opts.emit_prog_label {
+            names.push((names.len(), "prog"));
+        }
+        names.sort_by_key(|&(_, n)| n);
+        let unique = names.windows(2).all(|w| w[0].1 != w[1].1);
+        let mut values: Vec<Cow<'a, str>> = Vec::with_capacity(names.len());
+        fam.series.reserve(m.series.len());
         for (key, datum) in &m.series {
-            let mut lbls: Vec<(String, String)> =
-                def.keys.iter().cloned().zip(labels::strings(key)).collect();
+            values.clear();
+            values.extend(
+                labels::values(key)
+                    .take(def.keys.len())
+                    .map(String::from_utf8_lossy),
+            );
+            // As many keys as values (`zip` semantics), then the program.
+            let n_keys = values.len();
             if opts.emit_prog_label {
-                lbls.push(("prog".to_string(), def.program.clone()));
+                values.push(Cow::Borrowed(def.program.as_str()));
             }
-            lbls.sort();
+            let mut lbls: Vec<(&'a str, Cow<'a, str>)> = Vec::with_capacity(values.len());
+            for &(i, name) in &names {
+                let i = if opts.emit_prog_label && i == def.keys.len() {
+                    n_keys
+                } else if i < n_keys {
+                    i
+                } else {
+                    continue;
+                };
+                lbls.push((name, std::mem::take(&mut values[i])));
+            }
+            if !unique {
+                lbls.sort();
+            }
             let value = match &datum.value {
                 Value::Hist(h) => {
                     let mut cum = 0;
@@ -103,6 +141,7 @@ pub fn render(metrics: &[&Metric], opts: &Options) -> String {
                         sum: h.sum,
                     }
                 }
+                Value::Str(s) if fam.kind == MetricKind::Text => SeriesValue::Text(s),
                 v => SeriesValue::Number(v.as_f64()),
             };
             let time_ms = opts
@@ -115,57 +154,74 @@ pub fn render(metrics: &[&Metric], opts: &Options) -> String {
             });
         }
     }
-    let mut out = Vec::new();
-    for (name, mut fam) in families {
+    for fam in families.values_mut() {
         fam.series.sort_by(|a, b| {
             let av = a.labels.iter().map(|(_, v)| v);
             let bv = b.labels.iter().map(|(_, v)| v);
             av.cmp(bv)
         });
-        out.extend_from_slice(b"# HELP ");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b' ');
-        escape(&mut out, &fam.help, false);
-        out.extend_from_slice(b"\n# TYPE ");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(fam.kind.as_bytes());
-        out.push(b'\n');
-        for s in &fam.series {
-            let t = s.time_ms;
-            match &s.value {
-                SeriesValue::Number(v) => sample(&mut out, &name, "", &s.labels, None, *v, t),
-                SeriesValue::Histogram { bounds, count, sum } => {
-                    for (le, c) in bounds {
-                        sample(
-                            &mut out,
-                            &name,
-                            "_bucket",
-                            &s.labels,
-                            Some(*le),
-                            *c as f64,
-                            t,
-                        );
-                    }
-                    let inf = Some(f64::INFINITY);
-                    sample(&mut out, &name, "_bucket", &s.labels, inf, *count as f64, t);
-                    sample(&mut out, &name, "_sum", &s.labels, None, *sum, t);
-                    sample(&mut out, &name, "_count", &s.labels, None, *count as f64, t);
-                }
-            }
-        }
     }
+    families
+}
+
+/// Render the metrics.
+pub fn render(metrics: &[&Metric], opts: &Options) -> String {
+    let mut out = Vec::new();
+    write_families(&mut out, &families(metrics, opts, false));
     String::from_utf8(out).unwrap_or_default()
 }
 
-fn sample(
+/// Append families (as made by [`families`] without text) in the 0.0.4 text format.
+pub(crate) fn write_families(out: &mut Vec<u8>, families: &BTreeMap<String, Family>) {
+    for (name, fam) in families {
+        let kind = match fam.kind {
+            MetricKind::Counter => "counter",
+            MetricKind::Histogram => "histogram",
+            MetricKind::Text => continue,
+            _ => "gauge",
+        };
+        out.extend_from_slice(b"# HELP ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b' ');
+        escape(out, &fam.help, false);
+        out.extend_from_slice(b"\n# TYPE ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(kind.as_bytes());
+        out.push(b'\n');
+        for s in &fam.series {
+            let mut emit = |suffix: &str, le: Option<f64>, v: f64| {
+                sample_value(out, name, suffix, &s.labels, le, v);
+                if let Some(t) = s.time_ms {
+                    out.push(b' ');
+                    crate::store::format::push_i64(out, t);
+                }
+                out.push(b'\n');
+            };
+            match &s.value {
+                SeriesValue::Number(v) => emit("", None, *v),
+                SeriesValue::Histogram { bounds, count, sum } => {
+                    for (le, c) in bounds {
+                        emit("_bucket", Some(*le), *c as f64);
+                    }
+                    emit("_bucket", Some(f64::INFINITY), *count as f64);
+                    emit("_sum", None, *sum);
+                    emit("_count", None, *count as f64);
+                }
+                SeriesValue::Text(_) => {}
+            }
+        }
+    }
+}
+
+/// A sample without its line end: `name{labels} value`.
+fn sample_value(
     out: &mut Vec<u8>,
     name: &str,
     suffix: &str,
-    lbls: &[(String, String)],
+    lbls: &[(&str, Cow<'_, str>)],
     le: Option<f64>,
     v: f64,
-    time_ms: Option<i64>,
 ) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(suffix.as_bytes());
@@ -194,15 +250,10 @@ fn sample(
     }
     out.push(b' ');
     push_go_float(out, v);
-    if let Some(t) = time_ms {
-        out.push(b' ');
-        crate::store::format::push_i64(out, t);
-    }
-    out.push(b'\n');
 }
 
 /// Escape `\` and newline (and `"` in label values).
-fn escape(out: &mut Vec<u8>, s: &str, quote: bool) {
+pub(crate) fn escape(out: &mut Vec<u8>, s: &str, quote: bool) {
     for b in s.bytes() {
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),

@@ -1,0 +1,512 @@
+//! The HTTP server: every endpoint, content negotiation, both expositions through promtool and a
+//! strict OpenMetrics parser, the Unix socket's cases (stale, live, not a socket, mode,
+//! removal), TCP and socket at once, request limits, and graceful shutdown.
+
+mod support;
+
+use logmill::serve::{ServeConfig, ServeError};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use support::*;
+
+fn tcp_only() -> ServeConfig {
+    ServeConfig {
+        tcp: Some(("127.0.0.1".into(), 0)),
+        ..ServeConfig::default()
+    }
+}
+
+fn socket_only(path: &Path) -> ServeConfig {
+    ServeConfig {
+        tcp: None,
+        unix_socket: Some(path.to_path_buf()),
+        ..ServeConfig::default()
+    }
+}
+
+fn http_server() -> (Running, Target) {
+    let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
+    own_metrics(&state.registry);
+    let r = Running::start(tcp_only(), state).unwrap();
+    let t = Target::Tcp(r.tcp.unwrap());
+    (r, t)
+}
+
+/// Process metrics of the kinds the daemon registers: per-log counters, a histogram.
+fn own_metrics(registry: &prometheus::Registry) {
+    let lines = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("logmill_log_lines_total", "Lines read, per log."),
+        &["logfile"],
+    )
+    .unwrap();
+    lines.with_label_values(&["/var/log/a.log"]).inc_by(7);
+    lines.with_label_values(&["/var/log/<b>.log"]).inc_by(2);
+    registry.register(Box::new(lines)).unwrap();
+    let seconds = prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new(
+            "logmill_vm_line_processing_duration_seconds",
+            "Time to run a line, per program.",
+        )
+        .buckets(vec![0.00002, 0.00004]),
+        &["prog"],
+    )
+    .unwrap();
+    seconds.with_label_values(&["http.mtail"]).observe(0.00003);
+    registry.register(Box::new(seconds)).unwrap();
+}
+
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[test]
+fn metrics_default_to_the_text_format() {
+    let (_r, t) = http_server();
+    let r = get(&t, "/metrics", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let b = &r.body;
+    assert!(b.contains("# TYPE http_requests_total counter\n"), "{b}");
+    assert!(
+        b.contains("http_requests_total{method=\"GET\",prog=\"http.mtail\",status=\"200\"} 3\n"),
+        "{b}"
+    );
+    assert!(b.contains("lines_total{prog=\"http.mtail\"} 5\n"), "{b}");
+    assert!(
+        b.contains("response_size_bucket{prog=\"http.mtail\",le=\"1000\"} 3\n"),
+        "{b}"
+    );
+    assert!(
+        !b.contains("last_path"),
+        "text metrics stay out of 0.0.4: {b}"
+    );
+    assert!(b.contains("logmill_build_info{version=\""), "{b}");
+    assert!(b.contains("process_resident_memory_bytes "), "{b}");
+    assert!(!b.contains("# EOF"), "{b}");
+}
+
+#[test]
+fn metrics_negotiate_openmetrics() {
+    let (_r, t) = http_server();
+    let r = get(&t, "/metrics", &[("Accept", PROMETHEUS_ACCEPT)]);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    let b = &r.body;
+    assert!(b.contains("# TYPE http_requests counter\n"), "{b}");
+    assert!(
+        b.contains("http_requests_total{method=\"POST\",prog=\"http.mtail\",status=\"500\"} 1\n"),
+        "{b}"
+    );
+    assert!(b.contains("# TYPE lines counter\n"), "{b}");
+    assert!(b.contains("lines_total{prog=\"http.mtail\"} 5\n"), "{b}");
+    assert!(b.contains("# TYPE last_path info\n"), "{b}");
+    assert!(
+        b.contains("last_path_info{prog=\"http.mtail\",value=\"/d\"} 1\n"),
+        "{b}"
+    );
+    assert!(b.contains("# TYPE logmill_build_info gauge\n"), "{b}");
+    assert!(b.contains("# TYPE process_cpu_seconds counter\n"), "{b}");
+    assert!(b.contains("# TYPE logmill_log_lines counter\n"), "{b}");
+    assert!(
+        b.contains("logmill_log_lines_total{logfile=\"/var/log/a.log\"} 7\n"),
+        "{b}"
+    );
+    assert!(
+        b.contains("logmill_vm_line_processing_duration_seconds_bucket{prog=\"http.mtail\",le=\"+Inf\"} 1\n"),
+        "{b}"
+    );
+    assert!(b.ends_with("# EOF\n"), "{b}");
+
+    // Text when the client prefers it, or names neither.
+    for accept in [
+        "text/plain;q=0.9, application/openmetrics-text;q=0.5",
+        "application/json",
+        "*/*",
+    ] {
+        let r = get(&t, "/metrics", &[("Accept", accept)]);
+        assert!(
+            r.header("content-type")
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4"),
+            "{accept}"
+        );
+    }
+}
+
+/// Run a checker on `input`; its status and output.
+fn check_with(cmd: &mut Command, input: &str) -> (bool, String) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("checker starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn promtool_passes_the_text_format() {
+    let Some(promtool) = tool("promtool", &["/usr/bin/promtool"]) else {
+        return;
+    };
+    let (_r, t) = http_server();
+    let body = get(&t, "/metrics", &[]).body;
+    let (ok, out) = check_with(Command::new(promtool).args(["check", "metrics"]), &body);
+    assert!(ok, "promtool check metrics: {out}\n{body}");
+}
+
+/// OpenMetrics through two parsers: Prometheus' own (promtool's OpenMetrics import, which
+/// wants timestamps, so each sample gets one) and the strict reference parser of the
+/// Prometheus Python client (checks suffixes per type, clashing names, `# EOF`).
+#[test]
+fn openmetrics_passes_strict_parsers() {
+    let (_r, t) = http_server();
+    let body = get(
+        &t,
+        "/metrics",
+        &[("Accept", "application/openmetrics-text")],
+    )
+    .body;
+    if let Some(promtool) = tool("promtool", &["/usr/bin/promtool"]) {
+        let stamped: String = body
+            .lines()
+            .map(|l| {
+                if l.starts_with('#') {
+                    format!("{l}\n")
+                } else {
+                    format!("{l} 1700000000\n")
+                }
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("om.txt");
+        std::fs::write(&file, &stamped).unwrap();
+        let out = Command::new(promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&file)
+            .arg(dir.path().join("blocks"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool's OpenMetrics parser: {}\n{body}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let python_client = Path::new("/usr/lib/python3/dist-packages/prometheus_client/openmetrics");
+    if !python_client.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3-prometheus-client is needed (apt-get install it; .ci/run does)"
+        );
+        eprintln!(
+            "SKIPPED: the strict OpenMetrics parser (python3-prometheus-client) is not installed"
+        );
+        return;
+    }
+    let python = "/usr/bin/python3";
+    let script = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\nfams = list(p(sys.stdin.read()))\nprint(len(fams), 'families')\n";
+    let (ok, out) = check_with(Command::new(python).args(["-c", script]), &body);
+    assert!(ok, "strict OpenMetrics parser: {out}\n{body}");
+}
+
+#[test]
+fn json_is_the_store() {
+    let (_r, t) = http_server();
+    let r = get(&t, "/json", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let metrics = v.as_array().unwrap();
+    let lines = metrics.iter().find(|m| m["Name"] == "lines_total").unwrap();
+    assert_eq!(lines["Program"], "http.mtail");
+    assert_eq!(lines["LabelValues"][0]["Value"]["Value"], 5);
+    let text = metrics.iter().find(|m| m["Name"] == "last_path").unwrap();
+    assert_eq!(text["LabelValues"][0]["Value"]["Value"], "/d");
+}
+
+#[test]
+fn status_page_shows_programs_and_errors() {
+    let state = state_with(
+        &[
+            ("http.mtail", HTTP_PROG),
+            (
+                "conv.mtail",
+                "counter n\n/(?P<x>\\S+)/ {\n  n += strtol($x, 10)\n}\n",
+            ),
+        ],
+        &["GET /<b> 200 1", "zz"],
+    );
+    own_metrics(&state.registry);
+    state.load_errors.lock().unwrap().insert(
+        "broken.mtail".into(),
+        "broken.mtail:1:1: syntax <error>".into(),
+    );
+    let r = Running::start(tcp_only(), state).unwrap();
+    let t = Target::Tcp(r.tcp.unwrap());
+    let page = get(&t, "/", &[]);
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let b = &page.body;
+    for want in [
+        "<a href=\"/progz?prog=http.mtail\">http.mtail</a>",
+        "conv.mtail",
+        "broken.mtail",
+        "syntax &lt;error&gt;",
+        "/etc/logmill/http.mtail",
+        "href=\"/metrics\"",
+        "href=\"/json\"",
+        "version ",
+        " · up ",
+        "<h2>Sources</h2>",
+        "<td>/var/log/a.log</td><td>7</td>",
+        "/var/log/&lt;b&gt;.log",
+    ] {
+        assert!(b.contains(want), "{want:?} missing from\n{b}");
+    }
+    assert!(!b.contains("<b>"), "unescaped input: {b}");
+}
+
+#[test]
+fn progz_shows_bytecode_and_last_error() {
+    let state = state_with(
+        &[
+            ("http.mtail", HTTP_PROG),
+            (
+                "conv.mtail",
+                "counter n\n/(?P<x>\\S+)/ {\n  n += strtol($x, 10)\n}\n",
+            ),
+        ],
+        &["zz"],
+    );
+    let r = Running::start(tcp_only(), state).unwrap();
+    let t = Target::Tcp(r.tcp.unwrap());
+    let p = get(&t, "/progz?prog=conv.mtail", &[]);
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("program conv.mtail"), "{}", p.body);
+    assert!(!p.body.contains("program http.mtail"), "{}", p.body);
+    assert!(p.body.contains("runtime errors: 1"), "{}", p.body);
+    assert!(!p.body.contains("last error: none"), "{}", p.body);
+    let all = get(&t, "/progz", &[]);
+    assert!(all.body.contains("program conv.mtail") && all.body.contains("program http.mtail"));
+    assert_eq!(get(&t, "/progz?prog=nope.mtail", &[]).status, 404);
+}
+
+#[test]
+fn healthz_unknown_paths_methods_and_bodies() {
+    let (_r, t) = http_server();
+    let h = get(&t, "/healthz", &[]);
+    assert_eq!((h.status, h.body.as_str()), (200, "ok\n"));
+    assert_eq!(get(&t, "/nope", &[]).status, 404);
+    let post = parse(
+        &raw(
+            &t,
+            b"POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc",
+        )
+        .unwrap(),
+    );
+    assert_eq!(post.status, 405);
+    let body = parse(
+        &raw(
+            &t,
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc",
+        )
+        .unwrap(),
+    );
+    assert_eq!(body.status, 413);
+    let head = raw(
+        &t,
+        b"HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.ends_with("\r\n\r\n"), "HEAD has no body: {head}");
+}
+
+#[test]
+fn oversized_request_heads_are_refused() {
+    let (_r, t) = http_server();
+    let big = "x".repeat(64 * 1024);
+    let req =
+        format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\nConnection: close\r\n\r\n");
+    // hyper answers 431 or just closes; either way no 200.
+    let out = raw(&t, req.as_bytes()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+#[test]
+fn slow_request_heads_time_out() {
+    let state = state_with(&[("http.mtail", HTTP_PROG)], &[]);
+    let config = ServeConfig {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        ..tcp_only()
+    };
+    let r = Running::start(config, state).unwrap();
+    let mut s = std::net::TcpStream::connect(r.tcp.unwrap()).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut out);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "the connection was not closed by the header timeout"
+    );
+    assert!(!String::from_utf8_lossy(&out).contains("200 OK"));
+}
+
+#[test]
+fn socket_serves_with_its_mode_and_is_removed_on_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.sock");
+    let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
+    let mut r = Running::start(socket_only(&path), state.clone()).unwrap();
+    assert!(
+        r.tcp.is_none(),
+        "a socket alone means nothing on the network"
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o660);
+    let m = get(&Target::Unix(path.clone()), "/metrics", &[]);
+    assert!(
+        m.body.contains("lines_total{prog=\"http.mtail\"} 5"),
+        "{}",
+        m.body
+    );
+    assert!(r.stop().unwrap().is_ok());
+    assert!(!path.exists(), "the socket is removed on shutdown");
+
+    let config = ServeConfig {
+        unix_socket_mode: 0o600,
+        ..socket_only(&path)
+    };
+    let _r = Running::start(config, state).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn tcp_and_socket_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sock");
+    let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
+    let config = ServeConfig {
+        unix_socket: Some(path.clone()),
+        ..tcp_only()
+    };
+    let r = Running::start(config, state).unwrap();
+    for t in [Target::Tcp(r.tcp.unwrap()), Target::Unix(path)] {
+        assert_eq!(get(&t, "/healthz", &[]).status, 200, "{t:?}");
+    }
+}
+
+#[test]
+fn stale_socket_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sock");
+    // A socket file nobody listens on: bound, then the listener dropped (the file stays).
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let state = state_with(&[("http.mtail", HTTP_PROG)], &[]);
+    let r = Running::start(socket_only(&path), state).unwrap();
+    assert_eq!(get(&Target::Unix(path), "/healthz", &[]).status, 200);
+    drop(r);
+}
+
+#[test]
+fn live_socket_is_an_error_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sock");
+    let state = state_with(&[("http.mtail", HTTP_PROG)], &[]);
+    let first = Running::start(socket_only(&path), state.clone()).unwrap();
+    let err = Running::start(socket_only(&path), state)
+        .err()
+        .expect("second server fails");
+    assert!(matches!(err, ServeError::SocketInUse(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("another process is listening"),
+        "{err}"
+    );
+    // The first server still answers.
+    assert_eq!(get(&Target::Unix(path), "/healthz", &[]).status, 200);
+    drop(first);
+}
+
+#[test]
+fn a_file_that_is_not_a_socket_is_an_error_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sock");
+    std::fs::write(&path, "precious").unwrap();
+    let state = state_with(&[("http.mtail", HTTP_PROG)], &[]);
+    let err = Running::start(socket_only(&path), state)
+        .err()
+        .expect("fails");
+    assert!(matches!(err, ServeError::NotASocket(_)), "{err:?}");
+    assert!(err.to_string().contains("not a socket"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+}
+
+#[test]
+fn port_in_use_is_an_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let state = state_with(&[("http.mtail", HTTP_PROG)], &[]);
+    let config = ServeConfig {
+        tcp: Some(("127.0.0.1".into(), port)),
+        ..ServeConfig::default()
+    };
+    let err = Running::start(config, state).err().expect("fails");
+    assert!(matches!(err, ServeError::Bind { .. }), "{err:?}");
+}
+
+/// A scrape that is in flight when shutdown is asked still gets its whole answer.
+#[test]
+fn shutdown_lets_in_flight_scrapes_finish() {
+    // A store big enough that rendering takes a moment.
+    let lines: Vec<String> = (0..100_000)
+        .map(|i| format!("GET /p{i} {} 1", 200 + i % 300))
+        .collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let prog = "counter hits by path\n/^GET (?P<path>\\S+) / {\n  hits[$path]++\n}\n";
+    let state = state_with(&[("big.mtail", prog)], &refs);
+    let mut r = Running::start(tcp_only(), state).unwrap();
+    let addr = r.tcp.unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Let the request reach the server, then ask for shutdown while it renders.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let stopper = std::thread::spawn(move || r.stop());
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut out).unwrap();
+    let resp = parse(&out);
+    assert_eq!(resp.status, 200);
+    assert!(resp
+        .body
+        .contains("hits{path=\"/p99999\",prog=\"big.mtail\"} 1\n"));
+    assert!(stopper.join().unwrap().unwrap().is_ok());
+    // And nothing listens any more.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
