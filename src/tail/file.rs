@@ -127,27 +127,16 @@ impl Follower {
         if let Some(cur) = self.cur.as_mut() {
             more |= read(cur, &mut self.buf, Some(&self.key), now, emit);
         }
-        for d in self.draining.iter_mut() {
-            more |= read(d, &mut self.buf, None, now, emit);
-        }
-        let grace = self.grace;
-        self.draining.retain_mut(|d| {
-            if now.duration_since(d.last_data) < grace {
-                return true;
-            }
-            let mut lines = Lines::new();
-            d.splitter.finish(|l| lines.push(l));
-            if !lines.is_empty() {
-                emit(Event::Lines(lines, None));
-            }
-            false
-        });
         match std::fs::metadata(&self.path) {
             Ok(m) if m.is_file() => {
                 let id = file_id(&m);
                 match self.cur.as_mut() {
                     None => {
-                        let start = self.start.take().unwrap_or(Start::Beginning);
+                        let start = self.start.take().unwrap_or_else(|| {
+                            // A file had been here: it left (renamed, deleted), this one is new.
+                            emit(Event::Rotated);
+                            Start::Beginning
+                        });
                         self.open(start, now, emit);
                     }
                     Some(c) if c.id != id => {
@@ -166,7 +155,7 @@ impl Follower {
                         }
                         emit(Event::Truncated);
                     }
-                    Some(_) => return more,
+                    Some(_) => return more | self.drain(now, emit),
                 }
                 if let Some(cur) = self.cur.as_mut() {
                     more |= read(cur, &mut self.buf, Some(&self.key), now, emit);
@@ -185,6 +174,29 @@ impl Follower {
             }
             Err(e) => emit(Event::Error(e)),
         }
+        more | self.drain(now, emit)
+    }
+
+    /// Read the files that left the path; close those quiet for the grace period.
+    fn drain(&mut self, now: Instant, emit: &mut dyn FnMut(Event)) -> bool {
+        let mut more = false;
+        let grace = self.grace;
+        let buf = &mut self.buf;
+        self.draining.retain_mut(|d| {
+            if read(d, buf, None, now, emit) {
+                more = true;
+                return true;
+            }
+            if now.duration_since(d.last_data) < grace {
+                return true;
+            }
+            let mut lines = Lines::new();
+            d.splitter.finish(|l| lines.push(l));
+            if !lines.is_empty() {
+                emit(Event::Lines(lines, None));
+            }
+            false
+        });
         more
     }
 
@@ -291,7 +303,7 @@ fn read(
             Mark::File(FilePos {
                 path: k.to_string(),
                 id: o.id,
-                offset: o.offset - o.splitter.pending() as u64,
+                offset: o.offset.saturating_sub(o.splitter.pending() as u64),
             })
         });
         emit(Event::Lines(lines, mark));

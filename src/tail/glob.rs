@@ -88,17 +88,21 @@ struct Entry {
     plain: bool,
 }
 
+/// Start the poller; returns once every file that exists has been opened (so lines written
+/// after this are read even by followers that start at the end).
 pub fn spawn(opts: Options, tx: mpsc::Sender<Msg>, metrics: SelfMetrics) -> Handle {
     let stop = Arc::new(AtomicBool::new(false));
     let (wake_tx, wake_rx) = std_mpsc::channel();
+    let (ready_tx, ready_rx) = std_mpsc::channel();
     let thread = {
         let stop = Arc::clone(&stop);
         let wake_tx = wake_tx.clone();
         std::thread::Builder::new()
             .name("files".into())
-            .spawn(move || run(opts, tx, metrics, stop, wake_tx, wake_rx))
+            .spawn(move || run(opts, tx, metrics, stop, wake_tx, wake_rx, ready_tx))
             .expect("spawn the file thread")
     };
+    let _ = ready_rx.recv_timeout(Duration::from_secs(10));
     Handle {
         stop,
         wake: wake_tx,
@@ -137,6 +141,7 @@ fn run(
     stop: Arc<AtomicBool>,
     wake_tx: std_mpsc::Sender<Wake>,
     wake_rx: std_mpsc::Receiver<Wake>,
+    ready: std_mpsc::Sender<()>,
 ) {
     let mut watcher = watcher(wake_tx);
     let mut watched: HashSet<PathBuf> = HashSet::new();
@@ -193,6 +198,7 @@ fn run(
             }
         }
         entries.retain(|_, e| e.plain || !e.follower.is_closed());
+        let _ = ready.send(());
         dirty.clear();
         full = false;
         if more {
