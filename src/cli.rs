@@ -112,6 +112,10 @@ pub struct Flags {
     )]
     pub metrics_file_format: String,
 
+    /// Daemon: no file notifications: logs are found by polling alone, programs reload on SIGHUP only.
+    #[arg(long = "disable_fsnotify", alias = "disable-fsnotify", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub disable_fsnotify: bool,
+
     /// Daemon: log runtime errors of programs (at most one line per program every 10 s).
     #[arg(long = "vm_logs_runtime_errors", alias = "vm-logs-runtime-errors", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "true")]
     pub vm_logs_runtime_errors: bool,
@@ -160,6 +164,7 @@ pub struct Daemon {
     pub metrics_file: Option<PathBuf>,
     pub metrics_file_format: Format,
     pub vm_logs_runtime_errors: bool,
+    pub disable_fsnotify: bool,
 }
 
 /// A Go duration flag (`250ms`, `1h`); `None` when zero or negative.
@@ -231,6 +236,7 @@ impl Flags {
             metrics_file: self.metrics_file,
             metrics_file_format: format("metrics_file_format", &self.metrics_file_format)?,
             vm_logs_runtime_errors: self.vm_logs_runtime_errors,
+            disable_fsnotify: self.disable_fsnotify,
         };
         let zone = match self.override_timezone.as_deref() {
             None | Some("") | Some("UTC") => Zone::utc(),

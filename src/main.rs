@@ -126,6 +126,7 @@ fn run_daemon(config: &Config) -> Result<(), String> {
         },
         emit_prog_label: config.emit_prog_label,
         log_runtime_errors: d.vm_logs_runtime_errors,
+        notify: !d.disable_fsnotify,
     };
     daemon::run(opts).map_err(|e| format!("logmill: {e}"))
 }

@@ -62,6 +62,8 @@ pub struct Options {
     pub metrics_file_format: output::Format,
     pub emit_prog_label: bool,
     pub log_runtime_errors: bool,
+    /// Use file notifications as wake-ups (logs) and reload triggers (programs).
+    pub notify: bool,
 }
 
 /// Batches waiting for the feeder before sources wait.
@@ -204,12 +206,13 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
                 poll: opts.poll_interval,
                 glob_every: opts.poll_log_interval,
                 resume: resume.files.clone(),
+                notify: opts.notify,
             },
             tx.clone(),
             metrics.clone(),
         )
     });
-    tasks.spawn(reloader.run(tx.clone(), stop.clone()));
+    tasks.spawn(reloader.run(tx.clone(), stop.clone(), opts.notify));
     if let Some(every) = opts.gc_interval {
         ticker(&mut tasks, every, tx.clone(), stop.clone(), || Msg::Gc);
     }

@@ -206,15 +206,25 @@ impl Reloader {
         }
     }
 
-    /// Reload on SIGHUP, on notify events under `--progs`, and every few seconds, until `stop`.
-    pub async fn run(mut self, tx: mpsc::Sender<Msg>, mut stop: watch::Receiver<bool>) {
+    /// Reload on SIGHUP, and (with `notify`) on notify events under `--progs` and every few
+    /// seconds, until `stop`.
+    pub async fn run(
+        mut self,
+        tx: mpsc::Sender<Msg>,
+        mut stop: watch::Receiver<bool>,
+        notify: bool,
+    ) {
         use notify::Watcher;
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
-        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if res.is_ok() {
-                let _ = ev_tx.send(());
-            }
-        });
+        let watcher = if !notify {
+            Err(notify::Error::generic("--disable_fsnotify"))
+        } else {
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                if res.is_ok() {
+                    let _ = ev_tx.send(());
+                }
+            })
+        };
         let _watcher = match watcher {
             Ok(mut w) => {
                 let dir = if self.progs.is_dir() {
@@ -247,7 +257,12 @@ impl Reloader {
                 None
             }
         };
-        let mut poll = tokio::time::interval(POLL);
+        // With notifications off, mtail's behaviour: SIGHUP only.
+        let mut poll = tokio::time::interval(if notify {
+            POLL
+        } else {
+            Duration::from_secs(86400 * 365)
+        });
         poll.tick().await;
         loop {
             tokio::select! {

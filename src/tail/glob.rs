@@ -25,6 +25,8 @@ pub struct Options {
     pub glob_every: Duration,
     /// Checkpointed positions by path.
     pub resume: BTreeMap<String, FilePos>,
+    /// notify wake-ups (else polling alone).
+    pub notify: bool,
 }
 
 enum Wake {
@@ -143,7 +145,7 @@ fn run(
     wake_rx: std_mpsc::Receiver<Wake>,
     ready: std_mpsc::Sender<()>,
 ) {
-    let mut watcher = watcher(wake_tx);
+    let mut watcher = if opts.notify { watcher(wake_tx) } else { None };
     let mut watched: HashSet<PathBuf> = HashSet::new();
     let mut entries: BTreeMap<PathBuf, Entry> = BTreeMap::new();
     let mut first = true;
