@@ -467,3 +467,27 @@ fn copytruncate_under_load_misses_at_most_the_stated_bound() {
     );
     eprintln!("copytruncate: {got} of {N} lines counted, bound on misses {bound}");
 }
+
+/// A pattern that also matches rotated names (`*.log*`): the rotated file, already read through
+/// its old name, is not read again under its new one.
+#[test]
+fn a_pattern_matching_rotated_names_does_not_count_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    fs::write(&log, "").unwrap();
+    let pattern = format!("{}/*.log*", dir.path().display());
+    let d = Daemon::start(
+        dir.path(),
+        "counter lines\n/^n/ {\n  lines++\n}\n",
+        &[&pattern],
+        &["--poll_interval=50ms", "--poll_log_interval=50ms"],
+    );
+    append(&log, "n1\nn2\n");
+    d.wait_for(|t| counter(t, "lines") == 2);
+    fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    fs::write(&log, "n3\n").unwrap();
+    d.wait_for(|t| counter(t, "lines") == 3);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(counter(&d.metrics(), "lines"), 3);
+    d.stop_prometheus();
+}

@@ -20,6 +20,7 @@
 
 use super::lines::LineSplitter;
 use super::{FileId, FilePos, Lines, Mark};
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -74,6 +75,10 @@ pub struct Follower {
     grace: Duration,
 }
 
+thread_local! {
+    static BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
 /// How long a file that left its path is still read after its last new data.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
@@ -119,9 +124,17 @@ impl Follower {
     /// Read what is new and follow the path; returns true when a file had more to read than one
     /// poll takes (poll again soon).
     pub fn poll(&mut self, emit: &mut dyn FnMut(Event)) -> bool {
+        // One read buffer per thread, not per followed file.
+        self.buf = BUF.take();
         if self.buf.is_empty() {
             self.buf = vec![0u8; CHUNK];
         }
+        let more = self.poll_inner(emit);
+        BUF.set(std::mem::take(&mut self.buf));
+        more
+    }
+
+    fn poll_inner(&mut self, emit: &mut dyn FnMut(Event)) -> bool {
         let now = Instant::now();
         let mut more = false;
         if let Some(cur) = self.cur.as_mut() {

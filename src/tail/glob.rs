@@ -9,7 +9,7 @@
 //! would lose the lines written between creation and discovery (mtail does that).
 
 use super::file::{Event, Follower, Start};
-use super::{FilePos, Sink};
+use super::{FileId, FilePos, Sink};
 use crate::daemon::{metrics::SelfMetrics, Msg};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -88,6 +88,8 @@ struct Entry {
     sink: Sink,
     /// Named on the command line (kept even while the path is missing).
     plain: bool,
+    /// The last error logged (the same error again is only counted).
+    last_error: Option<String>,
 }
 
 /// Start the poller; returns once every file that exists has been opened (so lines written
@@ -152,6 +154,9 @@ fn run(
     let mut next_glob = Instant::now();
     let mut full = true;
     let mut dirty: HashSet<PathBuf> = HashSet::new();
+    // Every file opened so far: a new match that is one of them (a rotated name the pattern
+    // also matches) starts at its end instead of being read again.
+    let mut seen: HashSet<FileId> = HashSet::new();
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
         if now >= next_glob {
@@ -171,9 +176,17 @@ fn run(
                         continue;
                     }
                     let key = path.to_string_lossy().into_owned();
+                    let known = std::fs::metadata(&path).is_ok_and(|m| {
+                        use std::os::unix::fs::MetadataExt;
+                        seen.contains(&FileId {
+                            dev: m.dev(),
+                            ino: m.ino(),
+                        })
+                    });
                     let start = match opts.resume.get(&key) {
                         Some(pos) if first => Start::At(pos.clone()),
                         _ if first && path.exists() && !opts.from_start => Start::End,
+                        _ if known => Start::End,
                         _ => Start::Beginning,
                     };
                     let sink = Sink {
@@ -186,6 +199,7 @@ fn run(
                             follower: Follower::new(path, start),
                             sink,
                             plain: !has_glob(pattern),
+                            last_error: None,
                         },
                     );
                 }
@@ -197,6 +211,7 @@ fn run(
         for (path, e) in entries.iter_mut() {
             if full || dirty.contains(path) {
                 more |= poll_one(e);
+                seen.extend(e.follower.ids());
             }
         }
         entries.retain(|_, e| e.plain || !e.follower.is_closed());
@@ -231,6 +246,7 @@ fn run(
 
 fn poll_one(e: &mut Entry) -> bool {
     let sink = &e.sink;
+    let last_error = &mut e.last_error;
     let path = e.follower.path().display().to_string();
     e.follower.poll(&mut |ev| match ev {
         Event::Lines(lines, mark) => sink.blocking_send(lines, mark),
@@ -244,7 +260,11 @@ fn poll_one(e: &mut Entry) -> bool {
         }
         Event::Error(err) => {
             sink.source.errors.inc();
-            tracing::warn!("{path}: {err}");
+            let text = err.to_string();
+            if last_error.as_deref() != Some(&text) {
+                tracing::warn!("{path}: {text}");
+                *last_error = Some(text);
+            }
         }
     })
 }
