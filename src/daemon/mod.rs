@@ -67,7 +67,7 @@ pub struct Options {
 }
 
 /// Batches waiting for the feeder before sources wait.
-const QUEUE: usize = 256;
+const QUEUE: usize = 64;
 /// How long stopping waits for sources to hand over what they read.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 

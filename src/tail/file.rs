@@ -310,7 +310,7 @@ fn read(
         o.offset += n as u64;
         total += n as u64;
         o.last_data = now;
-        let mut lines = Lines::new();
+        let mut lines = Lines::with_capacity(n + o.splitter.pending());
         o.splitter.feed(&buf[..n], |l| lines.push(l));
         let mark = key.map(|k| {
             Mark::File(FilePos {

@@ -75,7 +75,7 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
         return vec![PathBuf::from(pattern)];
     }
     match glob::glob(pattern) {
-        Ok(paths) => paths.flatten().filter(|p| p.is_file()).collect(),
+        Ok(paths) => paths.flatten().collect(),
         Err(e) => {
             tracing::warn!("bad pattern {pattern:?}: {e}");
             Vec::new()
@@ -172,7 +172,8 @@ fn run(
                     }
                 }
                 for path in expand(pattern) {
-                    if entries.contains_key(&path) {
+                    // Only new matches are looked at (directories and the like are skipped).
+                    if entries.contains_key(&path) || (has_glob(pattern) && !path.is_file()) {
                         continue;
                     }
                     let key = path.to_string_lossy().into_owned();

@@ -43,6 +43,14 @@ impl Lines {
         Lines::default()
     }
 
+    /// Room for `bytes` of lines of about 64 bytes each.
+    pub fn with_capacity(bytes: usize) -> Lines {
+        Lines {
+            data: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(bytes / 64),
+        }
+    }
+
     pub fn push(&mut self, line: &[u8]) {
         self.data.extend_from_slice(line);
         self.ends.push(self.data.len() as u32);
@@ -258,7 +266,7 @@ pub async fn pump(
             },
             _ = crate::tail::stopped(&mut stop) => 0,
         };
-        let mut lines = Lines::new();
+        let mut lines = Lines::with_capacity(n + splitter.pending());
         if n == 0 {
             splitter.finish(|l| lines.push(l));
             sink.send(lines, None).await;
