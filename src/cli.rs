@@ -2,7 +2,7 @@
 //! spellings, Go's `-flag` and `--flag=false` forms), parsed into a validated [`Config`].
 
 use crate::vm::strptime::Zone;
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,9 +10,13 @@ use std::time::Duration;
 #[command(
     name = "logmill",
     version,
-    about = "Runs mtail programs over logs and exports the metrics they compute."
+    about = "Runs mtail programs over logs and exports the metrics they compute.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Flags {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// A program file, or a directory of programs (*.mtail, *.prog).
     #[arg(long = "progs", alias = "programs")]
     pub progs: Option<PathBuf>,
@@ -119,15 +123,68 @@ pub struct Flags {
     /// Daemon: log runtime errors of programs (at most one line per program every 10 s).
     #[arg(long = "vm_logs_runtime_errors", alias = "vm-logs-runtime-errors", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "true")]
     pub vm_logs_runtime_errors: bool,
+
+    /// Append each datum's time (ms since the epoch) to Prometheus samples.
+    #[arg(long = "emit_metric_timestamp", alias = "emit-metric-timestamp", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub emit_metric_timestamp: bool,
+
+    /// mtail's logging flags, accepted so existing command lines keep working (logmill logs to stderr).
+    #[arg(long = "logtostderr", alias = "alsologtostderr", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, hide = true)]
+    pub logtostderr: Option<bool>,
+    #[arg(short = 'v', long = "v", hide = true)]
+    pub verbosity: Option<String>,
+    #[arg(
+        long = "log_dir",
+        alias = "stderrthreshold",
+        alias = "vmodule",
+        hide = true
+    )]
+    pub log_dir: Option<String>,
+}
+
+/// Tools for writing programs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile programs and report every error (exit 1 on any); the same as --compile_only.
+    Check {
+        /// Program files or directories of programs.
+        #[arg(required = true)]
+        progs: Vec<PathBuf>,
+    },
+    /// Run a program over a sample log and compare its metrics with an expected file
+    /// (Prometheus text, or mtail's JSON when it ends in .json); exit 1 on any difference.
+    Test {
+        prog: PathBuf,
+        log: PathBuf,
+        expected: PathBuf,
+        /// Write the metrics to EXPECTED instead of comparing.
+        #[arg(long)]
+        update: bool,
+        /// Give yearless dates the current year (off here, so expected files stay valid).
+        #[arg(long = "syslog_use_current_year", alias = "syslog-use-current-year", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+        syslog_use_current_year: bool,
+        /// Time zone for times parsed without an offset.
+        #[arg(long = "override_timezone", alias = "override-timezone")]
+        override_timezone: Option<String>,
+    },
 }
 
 /// What to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     CompileOnly,
     OneShot,
     /// Follow the logs until SIGTERM or SIGINT.
     Daemon,
+    /// `logmill check PROG…`
+    Check(Vec<PathBuf>),
+    /// `logmill test PROG LOG EXPECTED`
+    Test {
+        prog: PathBuf,
+        log: PathBuf,
+        expected: PathBuf,
+        update: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +204,7 @@ pub struct Config {
     pub dump_ast_types: bool,
     pub dump_bytecode: bool,
     pub emit_prog_label: bool,
+    pub emit_metric_timestamp: bool,
     pub syslog_use_current_year: bool,
     pub zone: Zone,
     pub daemon: Daemon,
@@ -165,6 +223,24 @@ pub struct Daemon {
     pub metrics_file_format: Format,
     pub vm_logs_runtime_errors: bool,
     pub disable_fsnotify: bool,
+}
+
+impl Default for Daemon {
+    /// The flags' defaults.
+    fn default() -> Daemon {
+        Daemon {
+            logs_from_start: false,
+            poll_interval: Duration::from_millis(250),
+            poll_log_interval: Duration::from_millis(250),
+            gc_interval: Some(Duration::from_secs(10)),
+            checkpoint_dir: None,
+            checkpoint_interval: Duration::from_secs(5),
+            metrics_file: None,
+            metrics_file_format: Format::Json,
+            vm_logs_runtime_errors: true,
+            disable_fsnotify: false,
+        }
+    }
 }
 
 /// A Go duration flag (`250ms`, `1h`); `None` when zero or negative.
@@ -203,8 +279,56 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
+impl Config {
+    /// mtail's defaults for everything but the programs and the mode.
+    pub fn new(progs: PathBuf, mode: Mode) -> Config {
+        Config {
+            progs,
+            logs: Vec::new(),
+            mode,
+            format: Format::Json,
+            dump_ast: false,
+            dump_ast_types: false,
+            dump_bytecode: false,
+            emit_prog_label: true,
+            emit_metric_timestamp: false,
+            syslog_use_current_year: true,
+            zone: Zone::utc(),
+            daemon: Daemon::default(),
+        }
+    }
+}
+
 impl Flags {
     pub fn into_config(self) -> Result<Config, String> {
+        match self.command {
+            Some(Command::Check { progs }) => {
+                let first = progs.first().cloned().unwrap_or_default();
+                return Ok(Config::new(first, Mode::Check(progs)));
+            }
+            Some(Command::Test {
+                prog,
+                log,
+                expected,
+                update,
+                syslog_use_current_year,
+                override_timezone,
+            }) => {
+                let mut c = Config::new(
+                    prog.clone(),
+                    Mode::Test {
+                        prog,
+                        log,
+                        expected,
+                        update,
+                    },
+                );
+                c.syslog_use_current_year = syslog_use_current_year;
+                c.zone = zone(override_timezone.as_deref())?;
+                return Ok(c);
+            }
+            None => {}
+        }
         let progs = self
             .progs
             .ok_or("--progs is required: a program file or a directory of programs")?;
@@ -238,10 +362,7 @@ impl Flags {
             vm_logs_runtime_errors: self.vm_logs_runtime_errors,
             disable_fsnotify: self.disable_fsnotify,
         };
-        let zone = match self.override_timezone.as_deref() {
-            None | Some("") | Some("UTC") => Zone::utc(),
-            Some(name) => Zone::from_name(name).map_err(|e| format!("--override_timezone: {e}"))?,
-        };
+        let zone = zone(self.override_timezone.as_deref())?;
         Ok(Config {
             progs,
             logs: self.logs.into_iter().filter(|l| !l.is_empty()).collect(),
@@ -251,10 +372,18 @@ impl Flags {
             dump_ast_types: self.dump_ast_types,
             dump_bytecode: self.dump_bytecode,
             emit_prog_label: self.emit_prog_label,
+            emit_metric_timestamp: self.emit_metric_timestamp,
             syslog_use_current_year: self.syslog_use_current_year,
             zone,
             daemon,
         })
+    }
+}
+
+fn zone(name: Option<&str>) -> Result<Zone, String> {
+    match name {
+        None | Some("") | Some("UTC") => Ok(Zone::utc()),
+        Some(name) => Zone::from_name(name).map_err(|e| format!("--override_timezone: {e}")),
     }
 }
 

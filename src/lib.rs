@@ -3,6 +3,7 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod daemon;
+pub mod expect;
 pub mod export;
 pub mod oneshot;
 pub mod programs;

@@ -2,8 +2,10 @@
 
 use clap::Parser;
 use logmill::cli::{normalize_args, Config, Flags, Format, Mode};
-use logmill::{daemon, export, oneshot, programs, syntax, vm::VmOptions};
+use logmill::compile::Program;
+use logmill::{check, daemon, expect, export, oneshot, programs, syntax, vm::VmOptions};
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -16,7 +18,8 @@ fn main() -> ExitCode {
         }
     };
     match run(&config) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(1)
@@ -24,30 +27,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: &Config) -> Result<(), String> {
+/// Run what the config says; `Ok(false)` is a clean "no" (a failed check or test).
+fn run(config: &Config) -> Result<bool, String> {
+    match &config.mode {
+        Mode::Check(paths) => return check_programs(paths),
+        Mode::Test {
+            prog,
+            log,
+            expected,
+            update,
+        } => return test_program(config, prog, log, expected, *update),
+        Mode::CompileOnly | Mode::OneShot | Mode::Daemon => {}
+    }
     if config.dump_ast || config.dump_ast_types {
-        for file in programs::find(&config.progs).map_err(|e| e.to_string())? {
-            let src =
-                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            match syntax::parse::parse(&src) {
-                Ok(ast) if config.dump_ast_types => {
-                    match logmill::check::check(&ast, &name, &src) {
-                        Ok(checked) => eprintln!("{name}: checked program\n{checked:#?}"),
-                        Err(d) => eprintln!("{}", syntax::diag::render_all(&name, &src, &d)),
-                    }
-                }
-                Ok(ast) => eprintln!("{name}: syntax tree\n{ast:#?}"),
-                Err(d) => eprintln!("{}", syntax::diag::render_all(&name, &src, &d)),
-            }
-        }
+        dump_trees(config)?;
     }
     if config.mode == Mode::Daemon {
         // Programs that do not compile are reported and retried on reload, not fatal.
-        return run_daemon(config);
+        return run_daemon(config).map(|()| true);
     }
     let progs = programs::load(&config.progs).map_err(|e| e.to_string())?;
     if config.dump_bytecode {
@@ -55,44 +52,159 @@ fn run(config: &Config) -> Result<(), String> {
             eprintln!("{}", p.dump());
         }
     }
-    match config.mode {
-        Mode::CompileOnly => Ok(()),
-        Mode::Daemon => run_daemon(config),
-        Mode::OneShot => {
-            let opts = VmOptions {
-                syslog_use_current_year: config.syslog_use_current_year,
-                zone: config.zone.clone(),
+    if config.mode == Mode::CompileOnly {
+        return Ok(true);
+    }
+    let text = one_shot(config, progs, &config.logs)?;
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| format!("logmill: writing: {e}"))?;
+    Ok(true)
+}
+
+fn vm_options(config: &Config) -> VmOptions {
+    VmOptions {
+        syslog_use_current_year: config.syslog_use_current_year,
+        zone: config.zone.clone(),
+    }
+}
+
+/// Run the programs over the logs once and render the metrics in the configured format.
+fn one_shot(
+    config: &Config,
+    progs: Vec<Program>,
+    logs: &[impl AsRef<Path>],
+) -> Result<String, String> {
+    let run =
+        oneshot::run(progs, logs, &vm_options(config)).map_err(|e| format!("logmill: {e}"))?;
+    for vm in &run.vms {
+        if let Some(err) = &vm.last_error {
+            eprintln!(
+                "{}: {} runtime error(s); last: {err}",
+                vm.program().name,
+                vm.runtime_errors
+            );
+        }
+    }
+    let metrics: Vec<_> = run
+        .vms
+        .iter()
+        .flat_map(|vm| vm.store.metrics.iter())
+        .collect();
+    Ok(match config.format {
+        Format::Prometheus => {
+            let opts = export::prometheus::Options {
+                emit_prog_label: config.emit_prog_label,
+                emit_timestamp: config.emit_metric_timestamp,
             };
-            let run =
-                oneshot::run(progs, &config.logs, &opts).map_err(|e| format!("logmill: {e}"))?;
-            for vm in &run.vms {
-                if let Some(err) = &vm.last_error {
-                    eprintln!(
-                        "{}: {} runtime error(s); last: {err}",
-                        vm.program().name,
-                        vm.runtime_errors
-                    );
+            export::prometheus::render(&metrics, &opts)
+        }
+        Format::Json => export::json::render(&metrics),
+    })
+}
+
+fn dump_trees(config: &Config) -> Result<(), String> {
+    for file in programs::find(&config.progs).map_err(|e| e.to_string())? {
+        let src = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match syntax::parse::parse(&src) {
+            Ok(ast) if config.dump_ast_types => match check::check(&ast, &name, &src) {
+                Ok(checked) => {
+                    eprintln!("{name}: checked program\n{}", check::print::dump(&checked))
+                }
+                Err(d) => eprintln!("{}", syntax::diag::render_all(&name, &src, &d)),
+            },
+            Ok(ast) => eprintln!("{name}: syntax tree\n{}", syntax::print::dump(&ast, &src)),
+            Err(d) => eprintln!("{}", syntax::diag::render_all(&name, &src, &d)),
+        }
+        if config.dump_ast && config.dump_ast_types {
+            if let Ok(ast) = syntax::parse::parse(&src) {
+                eprintln!("{name}: syntax tree\n{}", syntax::print::dump(&ast, &src));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `logmill check`: compile every program, report every error.
+fn check_programs(paths: &[std::path::PathBuf]) -> Result<bool, String> {
+    let mut ok = 0;
+    let mut failed = 0;
+    for path in paths {
+        for file in programs::find(path).map_err(|e| e.to_string())? {
+            match programs::compile_file(&file).map_err(|e| e.to_string())? {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    eprintln!("{e}\n");
+                    failed += 1;
                 }
             }
-            let metrics: Vec<_> = run
-                .vms
-                .iter()
-                .flat_map(|vm| vm.store.metrics.iter())
-                .collect();
-            let text = match config.format {
-                Format::Prometheus => {
-                    let opts = export::prometheus::Options {
-                        emit_prog_label: config.emit_prog_label,
-                    };
-                    export::prometheus::render(&metrics, &opts)
-                }
-                Format::Json => export::json::render(&metrics),
-            };
-            std::io::stdout()
-                .lock()
-                .write_all(text.as_bytes())
-                .map_err(|e| format!("logmill: writing: {e}"))
         }
+    }
+    eprintln!("{ok} program(s) compiled, {failed} failed");
+    Ok(failed == 0)
+}
+
+/// `logmill test`: run a program over a log and compare with (or update) the expected file.
+fn test_program(
+    config: &Config,
+    prog: &Path,
+    log: &Path,
+    expected: &Path,
+    update: bool,
+) -> Result<bool, String> {
+    let program = match programs::compile_file(prog).map_err(|e| e.to_string())? {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(false);
+        }
+    };
+    let format = expect::Format::of_path(expected);
+    let config = Config {
+        format: if format == expect::Format::Json {
+            Format::Json
+        } else {
+            Format::Prometheus
+        },
+        ..Config::new(prog.to_path_buf(), config.mode.clone())
+    };
+    let config = Config {
+        syslog_use_current_year: false,
+        zone: Default::default(),
+        ..config
+    };
+    let actual = one_shot(&config, vec![program], &[log])?;
+    if update {
+        std::fs::write(expected, &actual).map_err(|e| format!("{}: {e}", expected.display()))?;
+        eprintln!("wrote {}", expected.display());
+        return Ok(true);
+    }
+    let want = std::fs::read_to_string(expected).map_err(|e| {
+        format!(
+            "{}: {e} (run with --update to create it)",
+            expected.display()
+        )
+    })?;
+    let diff = match format {
+        expect::Format::Json => expect::diff_json(&want, &actual)?,
+        expect::Format::Prometheus => expect::diff_prometheus(&want, &actual)?,
+    };
+    if diff.is_empty() {
+        eprintln!("ok: {} matches {}", prog.display(), expected.display());
+        Ok(true)
+    } else {
+        print!("{diff}");
+        eprintln!(
+            "FAILED: {} differs from {} (- expected, + produced, ~ changed)",
+            prog.display(),
+            expected.display()
+        );
+        Ok(false)
     }
 }
 

@@ -5,7 +5,7 @@ use crate::compile::Program;
 use crate::tail::lines::LineSplitter;
 use crate::vm::{Vm, VmOptions};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Read size per call: large enough that a system call is rare per line.
@@ -49,20 +49,223 @@ pub fn feed(vms: &mut [Vm], name: &[u8], mut reader: impl Read) -> std::io::Resu
     Ok(lines)
 }
 
-/// Run the programs over the log files, in order.
+/// The files named by `--logs` entries: glob patterns (`*?[`) expand to the regular files they
+/// match, in name order; other entries name a file as they are.
+pub fn expand(logs: &[impl AsRef<Path>]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for log in logs {
+        let entry = log.as_ref();
+        let text = entry.to_string_lossy();
+        if !text.contains(['*', '?', '[']) {
+            out.push(entry.to_path_buf());
+            continue;
+        }
+        let paths = glob::glob(&text).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{text}: {e}"))
+        })?;
+        let mut matched: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        matched.sort();
+        out.extend(matched);
+    }
+    Ok(out)
+}
+
+/// Run the programs over the log files, in order (glob patterns expanded). With several
+/// programs and several cores, the programs are spread over worker threads: the logs are read
+/// once and every worker gets every chunk.
 pub fn run(
     programs: Vec<Program>,
     logs: &[impl AsRef<Path>],
     opts: &VmOptions,
 ) -> std::io::Result<Run> {
+    let files = expand(logs)?;
     let mut vms = vms(programs, opts);
-    let mut lines = 0;
-    for log in logs {
-        let path = log.as_ref();
-        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        let file = std::fs::File::open(path)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        lines += feed(&mut vms, abs.as_os_str().as_encoded_bytes(), file)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cores.min(vms.len());
+    if workers <= 1 {
+        let mut lines = 0;
+        for (name, file) in open_all(&files)? {
+            lines += feed(&mut vms, &name, file)?;
+        }
+        return Ok(Run { vms, lines });
     }
-    Ok(Run { vms, lines })
+    parallel(vms, workers, &files)
+}
+
+/// Every file opened (so a missing one is reported before any work), with its source name.
+fn open_all(files: &[PathBuf]) -> std::io::Result<Vec<(Vec<u8>, std::fs::File)>> {
+    files
+        .iter()
+        .map(|path| {
+            let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            let file = std::fs::File::open(path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            Ok((abs.as_os_str().as_encoded_bytes().to_vec(), file))
+        })
+        .collect()
+}
+
+/// What the reader sends to each worker.
+enum Msg {
+    /// A new file begins: its source name.
+    Start(Arc<[u8]>),
+    Chunk(Arc<[u8]>),
+    /// The file ended: deliver a last line without a newline.
+    End,
+}
+
+fn parallel(vms: Vec<Vm>, workers: usize, files: &[PathBuf]) -> std::io::Result<Run> {
+    let opened = open_all(files)?;
+    let total = vms.len();
+    let mut groups: Vec<Vec<(usize, Vm)>> = (0..workers).map(|_| Vec::new()).collect();
+    for (i, vm) in vms.into_iter().enumerate() {
+        groups[i % workers].push((i, vm));
+    }
+    let (done, lines) = std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for mut group in groups {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(8);
+            senders.push(tx);
+            handles.push(scope.spawn(move || {
+                let mut splitter = LineSplitter::new();
+                let mut name: Arc<[u8]> = Arc::from(&b""[..]);
+                let mut lines = 0u64;
+                for msg in rx {
+                    let mut each = |line: &[u8]| {
+                        lines += 1;
+                        for (_, vm) in group.iter_mut() {
+                            vm.run_line(line, &name);
+                        }
+                    };
+                    match msg {
+                        Msg::Chunk(c) => splitter.feed(&c, &mut each),
+                        Msg::End => splitter.finish(&mut each),
+                        Msg::Start(n) => name = n,
+                    }
+                }
+                (group, lines)
+            }));
+        }
+        let read = read_into(opened, &senders);
+        drop(senders);
+        let mut done = Vec::new();
+        let mut lines = 0;
+        for h in handles {
+            match h.join() {
+                Ok((group, n)) => {
+                    lines = n;
+                    done.extend(group);
+                }
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        read.map(|()| (done, lines))
+    })?;
+    let mut slots: Vec<Option<Vm>> = (0..total).map(|_| None).collect();
+    for (i, vm) in done {
+        slots[i] = Some(vm);
+    }
+    Ok(Run {
+        vms: slots.into_iter().flatten().collect(),
+        lines,
+    })
+}
+
+/// Read every file in chunks and send each chunk to every worker.
+fn read_into(
+    opened: Vec<(Vec<u8>, std::fs::File)>,
+    senders: &[std::sync::mpsc::SyncSender<Msg>],
+) -> std::io::Result<()> {
+    let send = |m: &dyn Fn() -> Msg| {
+        for tx in senders {
+            // A worker only stops early by panicking, which join reports.
+            let _ = tx.send(m());
+        }
+    };
+    for (name, mut file) in opened {
+        let name: Arc<[u8]> = Arc::from(name);
+        send(&|| Msg::Start(Arc::clone(&name)));
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            buf.truncate(n);
+            let chunk: Arc<[u8]> = Arc::from(buf);
+            send(&|| Msg::Chunk(Arc::clone(&chunk)));
+        }
+        send(&|| Msg::End);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn programs() -> Vec<Program> {
+        let srcs = [
+            ("a.mtail", "counter lines\n/$/ {\n  lines++\n}\n"),
+            (
+                "b.mtail",
+                "counter words by w\n/^(?P<w>\\w+)/ {\n  words[$w]++\n}\n",
+            ),
+            (
+                "c.mtail",
+                "gauge last\ntext file\n/(?P<n>\\d+)$/ {\n  last = $n\n  file = getfilename()\n}\n",
+            ),
+        ];
+        srcs.iter()
+            .map(|(n, s)| crate::compile::compile(n, s).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn parallel_workers_give_the_same_stores_as_one_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for (i, tail) in ["", "\nno newline at the end 7"].iter().enumerate() {
+            let p = dir.path().join(format!("{i}.log"));
+            let body: String = (0..5000).map(|n| format!("w{} x {n}\n", n % 7)).collect();
+            std::fs::write(&p, format!("{body}{tail}")).unwrap();
+            files.push(p);
+        }
+        let opts = VmOptions::default();
+        let mut one = vms(programs(), &opts);
+        let mut lines = 0;
+        for (name, file) in open_all(&files).unwrap() {
+            lines += feed(&mut one, &name, file).unwrap();
+        }
+        let many = parallel(vms(programs(), &opts), 2, &files).unwrap();
+        assert_eq!(
+            lines, 10002,
+            "5000 + 5000 lines, an empty one and a last one without a newline"
+        );
+        assert_eq!(many.lines, lines);
+        let view = |vms: &[Vm]| -> Vec<String> {
+            vms.iter()
+                .flat_map(|vm| vm.store.metrics.iter())
+                .flat_map(|m| {
+                    m.series
+                        .iter()
+                        .map(move |(k, d)| format!("{} {k:?} {:?}", m.def.name, d.value))
+                })
+                .collect()
+        };
+        assert_eq!(view(&many.vms), view(&one));
+        assert_eq!(
+            many.vms
+                .iter()
+                .map(|v| v.program().name.clone())
+                .collect::<Vec<_>>(),
+            ["a.mtail", "b.mtail", "c.mtail"]
+        );
+    }
 }

@@ -2,6 +2,8 @@
 //! `*.prog` files (not dot-files, not recursive) are the programs, in name order.
 
 use crate::compile::{self, CompileError, Program};
+use crate::store::MetricDef;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Why a set of programs could not be loaded.
@@ -16,6 +18,9 @@ pub enum LoadError {
     Empty(PathBuf),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n\n"))]
     Compile(Vec<CompileError>),
+    /// Two programs export the same metric name with different kinds.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The program files named by `--progs`.
@@ -67,9 +72,36 @@ pub fn load(path: &Path) -> Result<Vec<Program>, LoadError> {
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() {
-        Ok(progs)
-    } else {
-        Err(LoadError::Compile(errors))
+    if !errors.is_empty() {
+        return Err(LoadError::Compile(errors));
     }
+    check_kinds(&progs)?;
+    Ok(progs)
+}
+
+/// A metric name exported by several programs must have one kind (mtail's load error).
+pub fn check_kinds(progs: &[Program]) -> Result<(), LoadError> {
+    let mut seen: HashMap<&str, (&Program, &MetricDef)> = HashMap::new();
+    for p in progs {
+        for m in p.metrics.iter().filter(|m| !m.hidden) {
+            match seen.get(m.name.as_str()) {
+                Some((q, first)) if first.kind != m.kind => {
+                    return Err(LoadError::Conflict(format!(
+                        "{}: metric `{}' has different kind ({}) than in {} ({}), declared at {}",
+                        p.name,
+                        m.name,
+                        m.kind.as_str(),
+                        q.name,
+                        first.kind.as_str(),
+                        m.source
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(&m.name, (p, m));
+                }
+            }
+        }
+    }
+    Ok(())
 }

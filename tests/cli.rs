@@ -260,3 +260,283 @@ fn which_mtail() -> Result<PathBuf, ()> {
         })
         .ok_or(())
 }
+
+#[test]
+fn check_reports_every_broken_program_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.mtail");
+    let bad = dir.path().join("bad.mtail");
+    std::fs::write(&good, "counter n\n/x/ {\n  n++\n}\n").unwrap();
+    std::fs::write(&bad, "counter n by a\n/(x)/ {\n  n++\n  m++\n}\n").unwrap();
+    logmill()
+        .arg("check")
+        .arg(&good)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("1 program(s) compiled, 0 failed"));
+    logmill()
+        .arg("check")
+        .arg(&good)
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--> bad.mtail:3:3"))
+        .stderr(predicate::str::contains(
+            "Not enough keys for indexed expression: expecting 1, received 0",
+        ))
+        .stderr(predicate::str::contains("--> bad.mtail:4:3"))
+        .stderr(predicate::str::contains("Identifier `m' not declared."))
+        .stderr(predicate::str::contains("1 program(s) compiled, 1 failed"));
+    // A directory works too, like --progs.
+    logmill().arg("check").arg(dir.path()).assert().code(1);
+}
+
+#[test]
+fn test_passes_on_the_bundled_example() {
+    logmill()
+        .current_dir(repo())
+        .args([
+            "test",
+            "programs/examples/http.mtail",
+            "programs/examples/access.log",
+            "programs/examples/http.prom",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "ok: programs/examples/http.mtail matches",
+        ));
+}
+
+#[test]
+fn test_shows_a_readable_diff_and_update_rewrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("p.mtail");
+    let log = dir.path().join("p.log");
+    let expected = dir.path().join("p.prom");
+    std::fs::write(
+        &prog,
+        "counter hits by path\n/GET (?P<path>\\S+)/ {\n  hits[$path]++\n}\n",
+    )
+    .unwrap();
+    std::fs::write(&log, "GET /a\nGET /b\nGET /a\n").unwrap();
+    std::fs::write(
+        &expected,
+        "hits{path=\"/a\",prog=\"p.mtail\"} 3\nhits{path=\"/c\",prog=\"p.mtail\"} 1\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = logmill();
+        c.arg("test")
+            .args(extra)
+            .arg(&prog)
+            .arg(&log)
+            .arg(&expected);
+        c
+    };
+    run(&[])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "~ hits{path=\"/a\",prog=\"p.mtail\"} expected 3, got 2",
+        ))
+        .stdout(predicate::str::contains(
+            "- hits{path=\"/c\",prog=\"p.mtail\"} 1",
+        ))
+        .stdout(predicate::str::contains(
+            "+ hits{path=\"/b\",prog=\"p.mtail\"} 1",
+        ))
+        .stderr(predicate::str::contains("FAILED"));
+    run(&["--update"]).assert().success();
+    run(&[]).assert().success();
+    // JSON expectations are compared without datum times.
+    let json = dir.path().join("p.json");
+    let mut c = logmill();
+    c.arg("test")
+        .arg("--update")
+        .arg(&prog)
+        .arg(&log)
+        .arg(&json)
+        .assert()
+        .success();
+    let written = std::fs::read_to_string(&json).unwrap();
+    assert!(written.contains("\"hits\""), "{written}");
+    logmill()
+        .arg("test")
+        .arg(&prog)
+        .arg(&log)
+        .arg(&json)
+        .assert()
+        .success();
+    std::fs::write(&log, "GET /a\n").unwrap();
+    logmill()
+        .arg("test")
+        .arg(&prog)
+        .arg(&log)
+        .arg(&json)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("metric hits:"));
+}
+
+#[test]
+fn test_reports_compile_errors_and_a_missing_expected_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("p.mtail");
+    let log = dir.path().join("p.log");
+    std::fs::write(&log, "x\n").unwrap();
+    std::fs::write(&prog, "counter c\n/x/ {\n  c++\n}\n").unwrap();
+    logmill()
+        .arg("test")
+        .arg(&prog)
+        .arg(&log)
+        .arg(dir.path().join("missing.prom"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--update"));
+    std::fs::write(&prog, "counter c\n/x/ {\n  c++\n  d++\n}\n").unwrap();
+    logmill()
+        .arg("test")
+        .arg(&prog)
+        .arg(&log)
+        .arg(dir.path().join("e.prom"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("p.mtail:"));
+}
+
+#[test]
+fn dumps_are_readable() {
+    let prog = repo().join("programs/examples/http.mtail");
+    logmill()
+        .arg("--progs")
+        .arg(&prog)
+        .arg("--dump_ast")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "counter http_requests_total by method, status  @3:1",
+        ))
+        .stderr(predicate::str::contains(
+            "http_requests_total[$method, $status]++",
+        ));
+    logmill()
+        .arg("--progs")
+        .arg(&prog)
+        .arg("--dump_ast_types")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "metric m1: counter http_response_bytes_total : Int",
+        ))
+        .stderr(predicate::str::contains("StrToInt("));
+}
+
+#[test]
+fn logs_globs_expand_and_kinds_must_agree_across_programs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("a.log", "x\nx\n"), ("b.log", "x\n"), ("c.txt", "x\n")] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let progs = dir.path().join("progs");
+    std::fs::create_dir(&progs).unwrap();
+    std::fs::write(progs.join("a.mtail"), "counter hits\n/x/ {\n  hits++\n}\n").unwrap();
+    let glob = dir.path().join("*.log");
+    logmill()
+        .args([
+            "--progs",
+            progs.to_str().unwrap(),
+            "--logs",
+            glob.to_str().unwrap(),
+            "--one_shot",
+            "--one_shot_format=prometheus",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hits{prog=\"a.mtail\"} 3"));
+    std::fs::write(progs.join("b.mtail"), "gauge hits\n/x/ {\n  hits = 1\n}\n").unwrap();
+    logmill()
+        .args(["--progs", progs.to_str().unwrap(), "--compile_only"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "b.mtail: metric `hits' has different kind (gauge) than in a.mtail (counter)",
+        ));
+}
+
+#[test]
+fn emit_metric_timestamp_appends_the_datum_time_in_ms() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("t.mtail");
+    let log = dir.path().join("t.log");
+    std::fs::write(
+        &prog,
+        "counter c\n/(?P<s>\\d+)/ {\n  settime($s)\n  c++\n}\n",
+    )
+    .unwrap();
+    std::fs::write(&log, "1300000000\n").unwrap();
+    logmill()
+        .args([
+            "--progs",
+            prog.to_str().unwrap(),
+            "--logs",
+            log.to_str().unwrap(),
+        ])
+        .args([
+            "--one_shot",
+            "--one_shot_format=prometheus",
+            "--emit_metric_timestamp",
+            "--logtostderr",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "c{prog=\"t.mtail\"} 1 1300000000000\n",
+        ));
+}
+
+/// mtail's one-shot JSON for every example triple, byte for byte (times included).
+#[test]
+fn json_is_byte_identical_to_debian_mtail() {
+    let Ok(mtail) = which_mtail() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mtail must be installed in CI"
+        );
+        eprintln!("mtail not installed: side-by-side comparison skipped");
+        return;
+    };
+    let dir = shared().join("conformance/mtail");
+    let triples: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("examples.json")).unwrap()).unwrap();
+    let mut same = 0;
+    for t in &triples {
+        let args = [
+            "--progs",
+            t["program"].as_str().unwrap(),
+            "--logs",
+            t["log"].as_str().unwrap(),
+            "--one_shot",
+            "--one_shot_format=json",
+            "--syslog_use_current_year=false",
+        ];
+        let theirs = std::process::Command::new(&mtail)
+            .current_dir(&dir)
+            .args(["--port", "0", "--logtostderr"])
+            .args(args)
+            .output()
+            .unwrap();
+        let ours = logmill().current_dir(&dir).args(args).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{}",
+            t["name"]
+        );
+        same += 1;
+    }
+    println!(
+        "json side by side with mtail: passed {same}/{}",
+        triples.len()
+    );
+}

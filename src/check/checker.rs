@@ -265,6 +265,7 @@ impl<'a> Checker<'a> {
             }
         };
         if self.defs[def].expanding {
+            self.defs[def].used = true;
             self.error_hint(
                 at,
                 format!("Decorator `@{name}' is not completely defined yet."),
@@ -370,6 +371,14 @@ impl<'a> Checker<'a> {
                     return;
                 };
                 let value = self.expr(rhs);
+                if matches!(value.ty, Type::Bool | Type::None) && !is_poison(&value) {
+                    self.error_hint(
+                        rhs.span,
+                        format!("Can't assign a {} value to a metric.", value.ty.as_str()),
+                        "Metrics hold numbers or strings; use the condition in a block instead.",
+                    );
+                    return;
+                }
                 let i = metric.0 as usize;
                 self.note_assigned(i, value.ty);
                 let kind = self.metrics[i].decl.kind;
@@ -634,7 +643,10 @@ impl<'a> Checker<'a> {
                         self.consts[i].used = true;
                         text.push_str(&self.consts[i].text);
                     }
-                    Some(_) => {
+                    Some(sym) => {
+                        if let Sym::Metric(m) = sym {
+                            self.metrics[m].used = true;
+                        }
                         self.error(id.span, format!("Can't append variable `{}' to a pattern; only const patterns may be concatenated.", id.name));
                         ok = false;
                     }
@@ -712,8 +724,10 @@ impl<'a> Checker<'a> {
             }
             for (group, name) in compiled.capture_names().enumerate() {
                 let ty = match types.get(group) {
-                    Some(captype::CapType::Int) if group > 0 => Type::Int,
-                    Some(captype::CapType::Float) if group > 0 => Type::Float,
+                    // mtail types the whole match as None: a label key, not a value.
+                    _ if group == 0 => Type::None,
+                    Some(captype::CapType::Int) => Type::Int,
+                    Some(captype::CapType::Float) => Type::Float,
                     _ => Type::String,
                 };
                 let sym = Sym::Capture {
@@ -925,8 +939,9 @@ impl<'a> Checker<'a> {
                 match v.ty {
                     Type::Int | Type::Bool => {
                         let v = self.coerce(v, Type::Int);
-                        let not = mk(ExprKind::BitNot(Box::new(v)), Type::Int);
-                        self.as_bool(not)
+                        // Typed Bool (a condition, not assignable) but the value stays the
+                        // complemented Int, which arithmetic and bitwise ops use as it is.
+                        mk(ExprKind::BitNot(Box::new(v)), Type::Bool)
                     }
                     t => {
                         self.error(
@@ -996,6 +1011,12 @@ impl<'a> Checker<'a> {
                     ty: Type::String,
                     span,
                 };
+                if ty == Type::None {
+                    return Expr {
+                        ty: Type::None,
+                        ..raw
+                    };
+                }
                 self.coerce(raw, ty)
             }
             _ => {
@@ -1061,55 +1082,39 @@ impl<'a> Checker<'a> {
                     span,
                 }
             }
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow => {
-                if !t.is_numeric() {
-                    self.error(
-                        span,
-                        format!(
-                            "type mismatch: can't apply {} to {} and {}",
-                            op.as_str(),
-                            l.ty.as_str(),
-                            r.ty.as_str()
-                        ),
-                    );
+            BinOp::Add
+            | BinOp::Sub
+            | BinOp::Mul
+            | BinOp::Div
+            | BinOp::Mod
+            | BinOp::Pow
+            | BinOp::Shl
+            | BinOp::Shr
+            | BinOp::BitAnd
+            | BinOp::BitOr
+            | BinOp::BitXor => {
+                let bitwise = matches!(
+                    op,
+                    BinOp::Shl | BinOp::Shr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor
+                );
+                let (ok, what) = if bitwise {
+                    (t == Type::Int, "Integer types expected for bitwise op")
+                } else {
+                    (t.is_numeric(), "type mismatch: can't apply")
+                };
+                if !ok {
+                    let (lt, rt) = (l.ty.as_str(), r.ty.as_str());
+                    self.error(span, format!("{what} {} to {lt} and {rt}", op.as_str()));
                     return Self::poison(span);
                 }
                 let l = self.coerce(l, t);
                 let r = self.coerce(r, t);
-                Expr {
-                    kind: ExprKind::Arith {
-                        op,
-                        lhs: Box::new(l),
-                        rhs: Box::new(r),
-                    },
-                    ty: t,
-                    span,
-                }
-            }
-            BinOp::Shl | BinOp::Shr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
-                if t != Type::Int {
-                    self.error(
-                        span,
-                        format!(
-                            "Integer types expected for bitwise op {}, got {} and {}",
-                            op.as_str(),
-                            l.ty.as_str(),
-                            r.ty.as_str()
-                        ),
-                    );
-                    return Self::poison(span);
-                }
-                let l = self.coerce(l, Type::Int);
-                let r = self.coerce(r, Type::Int);
-                Expr {
-                    kind: ExprKind::Arith {
-                        op,
-                        lhs: Box::new(l),
-                        rhs: Box::new(r),
-                    },
-                    ty: Type::Int,
-                    span,
-                }
+                let kind = ExprKind::Arith {
+                    op,
+                    lhs: Box::new(l),
+                    rhs: Box::new(r),
+                };
+                Expr { kind, ty: t, span }
             }
             _ => {
                 if !matches!(t, Type::Int | Type::Float | Type::String) {
@@ -1205,6 +1210,23 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A builtin's argument: a value (not None, like `$0` or `strptime(…)`).
+    fn arg(&mut self, b: Builtin, i: usize, e: &'a ast::Expr) -> Expr {
+        let v = self.expr(e);
+        if v.ty == Type::None && !is_poison(&v) {
+            self.error(
+                e.span,
+                format!(
+                    "Expecting a value for argument {} of {}(), not None.",
+                    i + 1,
+                    b.as_str()
+                ),
+            );
+            return Self::poison(e.span);
+        }
+        v
+    }
+
     fn call(&mut self, b: Builtin, args: &'a [ast::Expr], span: Span) -> Expr {
         let arity = match b {
             Builtin::GetFilename | Builtin::Timestamp => 0,
@@ -1243,12 +1265,12 @@ impl<'a> Checker<'a> {
             Builtin::GetFilename => mk(vec![], Type::String, None),
             Builtin::Timestamp => mk(vec![], Type::Int, None),
             Builtin::Len => {
-                let a = self.expr(&args[0]);
+                let a = self.arg(b, 0, &args[0]);
                 let a = self.coerce(a, Type::String);
                 mk(vec![a], Type::Int, None)
             }
             Builtin::Tolower => {
-                let a = self.expr(&args[0]);
+                let a = self.arg(b, 0, &args[0]);
                 if a.ty != Type::String {
                     self.error(
                         Span::new(args[0].span.start, args[0].span.start),
@@ -1262,14 +1284,14 @@ impl<'a> Checker<'a> {
                 mk(vec![a], Type::String, None)
             }
             Builtin::Strtol => {
-                let s = self.expr(&args[0]);
+                let s = self.arg(b, 0, &args[0]);
                 let s = self.coerce(s, Type::String);
-                let base = self.expr(&args[1]);
+                let base = self.arg(b, 1, &args[1]);
                 let base = self.coerce(base, Type::Int);
                 mk(vec![s, base], Type::Int, None)
             }
             Builtin::Int => {
-                let a = self.expr(&args[0]);
+                let a = self.arg(b, 0, &args[0]);
                 if a.ty == Type::Float {
                     self.error(span, "can't convert \"Float\" to \"Int\"");
                     return Self::poison(span);
@@ -1277,29 +1299,29 @@ impl<'a> Checker<'a> {
                 self.coerce(a, Type::Int)
             }
             Builtin::Float => {
-                let a = self.expr(&args[0]);
+                let a = self.arg(b, 0, &args[0]);
                 self.coerce(a, Type::Float)
             }
             Builtin::String => {
-                let a = self.expr(&args[0]);
+                let a = self.arg(b, 0, &args[0]);
                 self.coerce(a, Type::String)
             }
             Builtin::Bool => {
-                let a = self.expr(&args[0]);
+                let a = self.arg(b, 0, &args[0]);
                 match a.ty {
                     Type::Int => self.as_bool(a),
                     _ => a,
                 }
             }
             Builtin::Settime => {
-                let a = self.expr(&args[0]);
+                let a = self.arg(b, 0, &args[0]);
                 let a = self.coerce(a, Type::Int);
                 mk(vec![a], Type::None, None)
             }
             Builtin::Strptime => {
-                let s = self.expr(&args[0]);
+                let s = self.arg(b, 0, &args[0]);
                 let s = self.coerce(s, Type::String);
-                let layout = self.expr(&args[1]);
+                let layout = self.arg(b, 1, &args[1]);
                 if let ExprKind::Str(text) = &layout.kind {
                     if crate::vm::strptime::Layout::new(text).is_err() {
                         self.error_hint(
@@ -1333,13 +1355,13 @@ impl<'a> Checker<'a> {
                         }
                     }
                     _ => {
-                        let o = self.expr(&args[0]);
+                        let o = self.arg(b, 0, &args[0]);
                         (Some(self.coerce(o, Type::String)), None)
                     }
                 };
-                let new = self.expr(&args[1]);
+                let new = self.arg(b, 1, &args[1]);
                 let new = self.coerce(new, Type::String);
-                let s = self.expr(&args[2]);
+                let s = self.arg(b, 2, &args[2]);
                 let s = self.coerce(s, Type::String);
                 let mut a = Vec::new();
                 a.extend(old);

@@ -7,5 +7,6 @@ mod checker;
 pub mod duration;
 pub mod ir;
 pub mod pattern;
+pub mod print;
 
 pub use checker::check;

@@ -58,7 +58,14 @@ pub struct CompileError {
 
 impl std::fmt::Display for CompileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(syntax::diag::render_all(&self.name, &self.src, &self.diagnostics).trim_end())
+        f.write_str(syntax::diag::render_all(&self.name, &self.src, &self.diagnostics).trim_end())?;
+        let n = self.diagnostics.len();
+        write!(
+            f,
+            "\ncompile failed for {}: {n} error{}",
+            self.name,
+            if n == 1 { "" } else { "s" }
+        )
     }
 }
 

@@ -20,10 +20,11 @@ pub fn render(state: &State, format: Format, emit_prog_label: bool) -> String {
     match format {
         Format::Json => export::json::render(&metrics),
         Format::Prometheus => {
-            let mut text = export::prometheus::render(
-                &metrics,
-                &export::prometheus::Options { emit_prog_label },
-            );
+            let opts = export::prometheus::Options {
+                emit_prog_label,
+                ..Default::default()
+            };
+            let mut text = export::prometheus::render(&metrics, &opts);
             let own = prometheus::TextEncoder::new()
                 .encode_to_string(&state.registry.gather())
                 .unwrap_or_default();

@@ -97,7 +97,6 @@ pub fn render(metrics: &[&Metric]) -> String {
     for m in metrics.iter().filter(|m| !m.def.hidden) {
         by_name.entry(&m.def.name).or_default().push(metric(m));
     }
-    let mut s = serde_json::to_string_pretty(&by_name).unwrap_or_else(|_| "{}".into());
-    s.push('\n');
-    s
+    // Byte for byte as mtail prints it: Go's MarshalIndent, no final newline.
+    serde_json::to_string_pretty(&by_name).unwrap_or_else(|_| "{}".into())
 }

@@ -12,12 +12,15 @@ use std::collections::BTreeMap;
 pub struct Options {
     /// Add a `prog="file.mtail"` label to every series.
     pub emit_prog_label: bool,
+    /// Append each datum's time (ms since the epoch) to its samples.
+    pub emit_timestamp: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             emit_prog_label: true,
+            emit_timestamp: false,
         }
     }
 }
@@ -37,6 +40,8 @@ struct Series {
     /// (label name, value), sorted by name.
     labels: Vec<(String, String)>,
     value: SeriesValue,
+    /// Milliseconds since the epoch, when timestamps are emitted.
+    time_ms: Option<i64>,
 }
 
 enum SeriesValue {
@@ -100,9 +105,13 @@ pub fn render(metrics: &[&Metric], opts: &Options) -> String {
                 }
                 v => SeriesValue::Number(v.as_f64()),
             };
+            let time_ms = opts
+                .emit_timestamp
+                .then(|| datum.time_ns.div_euclid(1_000_000));
             fam.series.push(Series {
                 labels: lbls,
                 value,
+                time_ms,
             });
         }
     }
@@ -123,22 +132,25 @@ pub fn render(metrics: &[&Metric], opts: &Options) -> String {
         out.extend_from_slice(fam.kind.as_bytes());
         out.push(b'\n');
         for s in &fam.series {
+            let t = s.time_ms;
             match &s.value {
-                SeriesValue::Number(v) => sample(&mut out, &name, "", &s.labels, None, *v),
+                SeriesValue::Number(v) => sample(&mut out, &name, "", &s.labels, None, *v, t),
                 SeriesValue::Histogram { bounds, count, sum } => {
                     for (le, c) in bounds {
-                        sample(&mut out, &name, "_bucket", &s.labels, Some(*le), *c as f64);
+                        sample(
+                            &mut out,
+                            &name,
+                            "_bucket",
+                            &s.labels,
+                            Some(*le),
+                            *c as f64,
+                            t,
+                        );
                     }
-                    sample(
-                        &mut out,
-                        &name,
-                        "_bucket",
-                        &s.labels,
-                        Some(f64::INFINITY),
-                        *count as f64,
-                    );
-                    sample(&mut out, &name, "_sum", &s.labels, None, *sum);
-                    sample(&mut out, &name, "_count", &s.labels, None, *count as f64);
+                    let inf = Some(f64::INFINITY);
+                    sample(&mut out, &name, "_bucket", &s.labels, inf, *count as f64, t);
+                    sample(&mut out, &name, "_sum", &s.labels, None, *sum, t);
+                    sample(&mut out, &name, "_count", &s.labels, None, *count as f64, t);
                 }
             }
         }
@@ -153,6 +165,7 @@ fn sample(
     lbls: &[(String, String)],
     le: Option<f64>,
     v: f64,
+    time_ms: Option<i64>,
 ) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(suffix.as_bytes());
@@ -181,6 +194,10 @@ fn sample(
     }
     out.push(b' ');
     push_go_float(out, v);
+    if let Some(t) = time_ms {
+        out.push(b' ');
+        crate::store::format::push_i64(out, t);
+    }
     out.push(b'\n');
 }
 

@@ -108,32 +108,17 @@ impl Metric {
             series: Series::default(),
             def,
         };
-        if m.def.keys.is_empty() {
-            match m.def.kind {
-                MetricKind::Counter => {
-                    let zero = m.zero();
-                    m.series.insert(
-                        Box::default(),
-                        Datum {
-                            value: zero,
-                            time_ns: 0,
-                            expiry_ns: None,
-                        },
-                    );
-                }
-                MetricKind::Histogram => {
-                    let zero = m.zero();
-                    m.series.insert(
-                        Box::default(),
-                        Datum {
-                            value: zero,
-                            time_ns: 0,
-                            expiry_ns: None,
-                        },
-                    );
-                }
-                _ => {}
-            }
+        let starts_at_zero = matches!(m.def.kind, MetricKind::Counter | MetricKind::Histogram);
+        if m.def.keys.is_empty() && starts_at_zero {
+            let value = m.zero();
+            m.series.insert(
+                Box::default(),
+                Datum {
+                    value,
+                    time_ns: 0,
+                    expiry_ns: None,
+                },
+            );
         }
         m
     }

@@ -46,8 +46,7 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
     if let Some(d) = check_nesting(src) {
         return Err(vec![d]);
     }
-    let mut pairs =
-        MtailParser::parse(Rule::program, src).map_err(|e| vec![syntax_error(src, &e)])?;
+    let mut pairs = MtailParser::parse(Rule::program, src).map_err(|e| recover(src, e))?;
     let Some(program) = pairs.next() else {
         return Ok(Program::default());
     };
@@ -59,6 +58,50 @@ pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
     } else {
         Err(diags)
     }
+}
+
+/// The most syntax errors reported for one program.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// Report more than the first syntax error: blank the line of each error (when that cannot
+/// unbalance a block: it holds no brace) and parse again, keeping errors found further on.
+fn recover(src: &str, first: pest::error::Error<Rule>) -> Vec<Diagnostic> {
+    let mut diags = vec![syntax_error(src, &first)];
+    let mut text = src.to_string();
+    while diags.len() < MAX_SYNTAX_ERRORS {
+        let at = diags.last().map_or(0, |d| d.span.start).min(text.len());
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let line = &text[line_start..line_end];
+        if line.trim().is_empty() || line.contains(['{', '}']) {
+            break;
+        }
+        let blank: String = line
+            .chars()
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        text.replace_range(line_start..line_end, &blank);
+        match MtailParser::parse(Rule::program, &text) {
+            Ok(_) => break,
+            Err(e) => {
+                let d = syntax_error(&text, &e);
+                if diags
+                    .iter()
+                    .any(|seen| same_line(&text, seen.span.start, d.span.start))
+                {
+                    break;
+                }
+                diags.push(d);
+            }
+        }
+    }
+    diags.sort_by_key(|d| d.span.start);
+    diags
+}
+
+fn same_line(text: &str, a: usize, b: usize) -> bool {
+    let (a, b) = (a.min(b), a.max(b).min(text.len()));
+    !text[a..b].contains('\n')
 }
 
 /// Binary operators below `&&`/`||`, loosest first; each level is left associative.

@@ -661,6 +661,8 @@ impl Vm {
             }
             (Conv::IntToBool, Val::Int(i)) => Val::Bool(i != 0),
             (Conv::BoolToInt, Val::Bool(b)) => Val::Int(b as i64),
+            // `~x` is typed Bool but carries its Int value.
+            (Conv::BoolToInt, Val::Int(i)) => Val::Int(i),
             (conv, v) => return Err(format!("internal error: can't apply {conv:?} to {v:?}")),
         };
         self.stack.push(out);
