@@ -4,6 +4,7 @@
 use crate::vm::strptime::Zone;
 use clap::{ArgAction, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +64,65 @@ pub struct Flags {
     /// Time zone for times parsed without an offset (IANA name, e.g. Europe/Berlin); default UTC.
     #[arg(long = "override_timezone", alias = "override-timezone")]
     pub override_timezone: Option<String>,
+    /// Daemon: read files that exist at startup from their start (default: from their end, like mtail).
+    #[arg(long = "logs_from_start", alias = "logs-from-start", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub logs_from_start: bool,
+
+    /// Daemon: how often followed files are checked for new lines, rotation and truncation.
+    #[arg(
+        long = "poll_interval",
+        alias = "poll-interval",
+        default_value = "250ms"
+    )]
+    pub poll_interval: String,
+
+    /// Daemon: how often log patterns are expanded again to find new files.
+    #[arg(
+        long = "poll_log_interval",
+        alias = "poll-log-interval",
+        default_value = "250ms"
+    )]
+    pub poll_log_interval: String,
+
+    /// Daemon: how often the store drops series past a `limit` or `del … after` expiry (0: never).
+    #[arg(
+        long = "expired_metrics_gc_interval",
+        alias = "expired-metrics-gc-interval",
+        default_value = "10s"
+    )]
+    pub expired_metrics_gc_interval: String,
+
+    /// Daemon: a directory where file offsets and journald cursors are saved, to resume after a restart.
+    #[arg(long = "checkpoint_dir", alias = "checkpoint-dir")]
+    pub checkpoint_dir: Option<PathBuf>,
+
+    /// Daemon: how often the checkpoint is saved (and when logmill stops).
+    #[arg(
+        long = "checkpoint_interval",
+        alias = "checkpoint-interval",
+        default_value = "5s"
+    )]
+    pub checkpoint_interval: String,
+
+    /// Daemon: write the metrics to this file on SIGUSR1 and when logmill stops.
+    #[arg(long = "metrics_file", alias = "metrics-file")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Format of --metrics_file: json (mtail's one-shot JSON) or prometheus (with logmill's own metrics).
+    #[arg(
+        long = "metrics_file_format",
+        alias = "metrics-file-format",
+        default_value = "json"
+    )]
+    pub metrics_file_format: String,
+
+    /// Daemon: no file notifications: logs are found by polling alone, programs reload on SIGHUP only.
+    #[arg(long = "disable_fsnotify", alias = "disable-fsnotify", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub disable_fsnotify: bool,
+
+    /// Daemon: log runtime errors of programs (at most one line per program every 10 s).
+    #[arg(long = "vm_logs_runtime_errors", alias = "vm-logs-runtime-errors", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "true")]
+    pub vm_logs_runtime_errors: bool,
 
     /// Append each datum's time (ms since the epoch) to Prometheus samples.
     #[arg(long = "emit_metric_timestamp", alias = "emit-metric-timestamp", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
@@ -134,6 +194,8 @@ pub enum Command {
 pub enum Mode {
     CompileOnly,
     OneShot,
+    /// Follow the logs until SIGTERM or SIGINT.
+    Daemon,
     /// `logmill check PROG…`
     Check(Vec<PathBuf>),
     /// `logmill test PROG LOG EXPECTED`
@@ -167,6 +229,60 @@ pub struct Config {
     pub zone: Zone,
     /// Where and how to serve HTTP.
     pub serve: crate::serve::ServeConfig,
+    pub daemon: Daemon,
+}
+
+/// Settings that only the daemon uses.
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    pub logs_from_start: bool,
+    pub poll_interval: Duration,
+    pub poll_log_interval: Duration,
+    pub gc_interval: Option<Duration>,
+    pub checkpoint_dir: Option<PathBuf>,
+    pub checkpoint_interval: Duration,
+    pub metrics_file: Option<PathBuf>,
+    pub metrics_file_format: Format,
+    pub vm_logs_runtime_errors: bool,
+    pub disable_fsnotify: bool,
+}
+
+impl Default for Daemon {
+    /// The flags' defaults.
+    fn default() -> Daemon {
+        Daemon {
+            logs_from_start: false,
+            poll_interval: Duration::from_millis(250),
+            poll_log_interval: Duration::from_millis(250),
+            gc_interval: Some(Duration::from_secs(10)),
+            checkpoint_dir: None,
+            checkpoint_interval: Duration::from_secs(5),
+            metrics_file: None,
+            metrics_file_format: Format::Json,
+            vm_logs_runtime_errors: true,
+            disable_fsnotify: false,
+        }
+    }
+}
+
+/// A Go duration flag (`250ms`, `1h`); `None` when zero or negative.
+fn duration(flag: &str, text: &str) -> Result<Option<Duration>, String> {
+    let ns = crate::check::duration::parse(text).map_err(|e| format!("--{flag}: {e}"))?;
+    Ok((ns > 0).then(|| Duration::from_nanos(ns as u64)))
+}
+
+fn positive(flag: &str, text: &str) -> Result<Duration, String> {
+    duration(flag, text)?.ok_or_else(|| format!("--{flag} must be positive"))
+}
+
+fn format(flag: &str, text: &str) -> Result<Format, String> {
+    match text {
+        "json" => Ok(Format::Json),
+        "prometheus" => Ok(Format::Prometheus),
+        other => Err(format!(
+            "--{flag} must be json or prometheus, not {other:?}"
+        )),
+    }
 }
 
 /// Turn Go-style `-flag` into `--flag` so mtail command lines work unchanged.
@@ -201,6 +317,7 @@ impl Config {
             syslog_use_current_year: true,
             zone: Zone::utc(),
             serve: crate::serve::ServeConfig::default(),
+            daemon: Daemon::default(),
         }
     }
 }
@@ -244,19 +361,29 @@ impl Flags {
         } else if self.one_shot {
             Mode::OneShot
         } else {
-            return Err("following logs as a daemon is not available yet: use --one_shot to read the logs once, or --compile_only".into());
+            Mode::Daemon
         };
         if mode == Mode::OneShot && self.logs.is_empty() {
             return Err("--logs is required with --one_shot".into());
         }
-        let format = match self.one_shot_format.as_str() {
-            "json" => Format::Json,
-            "prometheus" => Format::Prometheus,
-            other => {
-                return Err(format!(
-                    "--one_shot_format must be json or prometheus, not {other:?}"
-                ))
-            }
+        if mode == Mode::Daemon && self.logs.is_empty() {
+            return Err("--logs is required: the logs to follow".into());
+        }
+        let one_shot_format = format("one_shot_format", &self.one_shot_format)?;
+        let daemon = Daemon {
+            logs_from_start: self.logs_from_start,
+            poll_interval: positive("poll_interval", &self.poll_interval)?,
+            poll_log_interval: positive("poll_log_interval", &self.poll_log_interval)?,
+            gc_interval: duration(
+                "expired_metrics_gc_interval",
+                &self.expired_metrics_gc_interval,
+            )?,
+            checkpoint_dir: self.checkpoint_dir,
+            checkpoint_interval: positive("checkpoint_interval", &self.checkpoint_interval)?,
+            metrics_file: self.metrics_file,
+            metrics_file_format: format("metrics_file_format", &self.metrics_file_format)?,
+            vm_logs_runtime_errors: self.vm_logs_runtime_errors,
+            disable_fsnotify: self.disable_fsnotify,
         };
         let zone = zone(self.override_timezone.as_deref())?;
         let mut serve = crate::serve::ServeConfig::from_flags(
@@ -271,7 +398,7 @@ impl Flags {
             progs,
             logs: self.logs.into_iter().filter(|l| !l.is_empty()).collect(),
             mode,
-            format,
+            format: one_shot_format,
             dump_ast: self.dump_ast,
             dump_ast_types: self.dump_ast_types,
             dump_bytecode: self.dump_bytecode,
@@ -280,6 +407,7 @@ impl Flags {
             syslog_use_current_year: self.syslog_use_current_year,
             zone,
             serve,
+            daemon,
         })
     }
 }
@@ -369,5 +497,23 @@ mod tests {
         ])
         .into_config();
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn without_one_shot_it_is_a_daemon() {
+        let f = parse(&[
+            "logmill",
+            "--progs",
+            "p",
+            "--logs",
+            "/x",
+            "--poll_interval=50ms",
+        ]);
+        let c = f.into_config().unwrap();
+        assert_eq!(c.mode, Mode::Daemon);
+        assert_eq!(c.daemon.poll_interval, Duration::from_millis(50));
+        assert_eq!(c.daemon.gc_interval, Some(Duration::from_secs(10)));
+        let f = parse(&["logmill", "--progs", "p"]);
+        assert!(f.into_config().unwrap_err().contains("--logs is required"));
     }
 }

@@ -2,6 +2,7 @@
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod daemon;
 pub mod expect;
 pub mod export;
 pub mod oneshot;

@@ -3,7 +3,7 @@
 use clap::Parser;
 use logmill::cli::{normalize_args, Config, Flags, Format, Mode};
 use logmill::compile::Program;
-use logmill::{check, expect, export, oneshot, programs, syntax, vm::VmOptions};
+use logmill::{check, daemon, expect, export, oneshot, programs, syntax, vm::VmOptions};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -37,10 +37,14 @@ fn run(config: &Config) -> Result<bool, String> {
             expected,
             update,
         } => return test_program(config, prog, log, expected, *update),
-        Mode::CompileOnly | Mode::OneShot => {}
+        Mode::CompileOnly | Mode::OneShot | Mode::Daemon => {}
     }
     if config.dump_ast || config.dump_ast_types {
         dump_trees(config)?;
+    }
+    if config.mode == Mode::Daemon {
+        // Programs that do not compile are reported and retried on reload, not fatal.
+        return run_daemon(config).map(|()| true);
     }
     let progs = programs::load(&config.progs).map_err(|e| e.to_string())?;
     if config.dump_bytecode {
@@ -202,4 +206,40 @@ fn test_program(
         );
         Ok(false)
     }
+}
+
+fn run_daemon(config: &Config) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let d = &config.daemon;
+    let opts = daemon::Options {
+        progs: config.progs.clone(),
+        logs: config.logs.clone(),
+        vm: VmOptions {
+            syslog_use_current_year: config.syslog_use_current_year,
+            zone: config.zone.clone(),
+        },
+        logs_from_start: d.logs_from_start,
+        poll_interval: d.poll_interval,
+        poll_log_interval: d.poll_log_interval,
+        gc_interval: d.gc_interval,
+        checkpoint_dir: d.checkpoint_dir.clone(),
+        checkpoint_interval: d.checkpoint_interval,
+        metrics_file: d.metrics_file.clone(),
+        metrics_file_format: match d.metrics_file_format {
+            Format::Json => daemon::output::Format::Json,
+            Format::Prometheus => daemon::output::Format::Prometheus,
+        },
+        emit_prog_label: config.emit_prog_label,
+        log_runtime_errors: d.vm_logs_runtime_errors,
+        notify: !d.disable_fsnotify,
+        serve: Some(config.serve.clone()),
+    };
+    daemon::run(opts).map_err(|e| format!("logmill: {e}"))
 }

@@ -6,7 +6,6 @@
 
 mod support;
 
-use logmill::serve::ServeConfig;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -20,23 +19,61 @@ fn contrib(name: &str) -> String {
     std::fs::read_to_string(repo().join("contrib").join(name)).unwrap()
 }
 
-/// logmill serving `HTTP_PROG`, fed `HTTP_LINES`, on a Unix socket only. In-process for now;
-/// once the daemon mode lands this can start the binary with `--unix_socket` instead.
+/// The logmill binary as a daemon, following a log of `HTTP_LINES` with `HTTP_PROG`, serving
+/// on a Unix socket only (as the contrib systemd unit does). Stopped with SIGTERM on drop.
 struct Logmill {
-    _server: Running,
+    child: std::process::Child,
 }
 
 impl Logmill {
-    fn start(socket: &Path) -> Logmill {
-        let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
-        let config = ServeConfig {
-            tcp: None,
-            unix_socket: Some(socket.to_path_buf()),
-            ..ServeConfig::default()
-        };
-        Logmill {
-            _server: Running::start(config, state).expect("logmill serves on the socket"),
+    fn start(dir: &Path, socket: &Path) -> Logmill {
+        let progs = dir.join("progs");
+        std::fs::create_dir_all(&progs).unwrap();
+        std::fs::write(progs.join("http.mtail"), HTTP_PROG).unwrap();
+        let log = dir.join("access.log");
+        std::fs::write(&log, HTTP_LINES.join("\n") + "\n").unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_logmill"))
+            .arg("--progs")
+            .arg(&progs)
+            .arg("--logs")
+            .arg(&log)
+            .arg("--logs_from_start")
+            .arg("--unix_socket")
+            .arg(socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start logmill");
+        let mut running = Logmill { child };
+        let target = Target::Unix(socket.to_path_buf());
+        wait_for(
+            Duration::from_secs(30),
+            "logmill to serve what it counted",
+            || {
+                if let Ok(Some(status)) = running.child.try_wait() {
+                    panic!("logmill exited: {status}");
+                }
+                if !socket.exists() {
+                    return None;
+                }
+                let r = get(&target, "/metrics", &[]);
+                r.body
+                    .contains("lines_total{prog=\"http.mtail\"} 5")
+                    .then_some(())
+            },
+        );
+        running
+    }
+}
+
+impl Drop for Logmill {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
+        let _ = self.child.wait();
     }
 }
 
@@ -156,7 +193,7 @@ fn prometheus_scrapes_logmill_through_nginx_on_a_unix_socket() {
     std::fs::create_dir_all(&nginx_dir).unwrap();
     std::fs::create_dir_all(&prom_dir).unwrap();
 
-    let _logmill = Logmill::start(&socket);
+    let _logmill = Logmill::start(dir.path(), &socket);
     let nginx_port = free_port();
     let mut nginx_child = start_nginx(&nginx, &nginx_dir, &socket, nginx_port);
     let through_nginx = Target::Tcp(([127, 0, 0, 1], nginx_port).into());

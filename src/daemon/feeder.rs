@@ -1,0 +1,181 @@
+//! The feeder: one thread that runs every loaded program on every batch of lines, in the order
+//! the batches arrive. Each VM is locked once per batch. Reloads are swapped in here, between two
+//! batches, so no line is run on a program that is being replaced; the GC and checkpoints run
+//! here too, so a checkpoint never names a line the programs have not seen.
+
+use super::checkpoint::{self, Checkpoint};
+use super::metrics::SelfMetrics;
+use super::{reload, Msg};
+use crate::state::{Loaded, State};
+use crate::tail::{Lines, Source};
+use prometheus::{Histogram, IntCounter};
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Runtime errors of a program are logged at most this often.
+const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+
+pub struct Feeder {
+    pub state: Arc<State>,
+    pub metrics: SelfMetrics,
+    pub checkpoint_dir: Option<PathBuf>,
+    pub checkpoint: Checkpoint,
+    pub log_runtime_errors: bool,
+}
+
+struct ProgHandles {
+    line_seconds: Histogram,
+    runtime_errors: IntCounter,
+    last_logged: Option<Instant>,
+}
+
+/// Start the feeder thread; `done` fires when it has stopped (after saving the checkpoint).
+pub fn spawn(feeder: Feeder, rx: mpsc::Receiver<Msg>) -> oneshot::Receiver<()> {
+    let (done_tx, done_rx) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("feeder".into())
+        .spawn(move || {
+            feeder.run(rx);
+            let _ = done_tx.send(());
+        });
+    if let Err(e) = spawned {
+        tracing::error!("starting the feeder: {e}");
+    }
+    done_rx
+}
+
+impl Feeder {
+    fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut handles: HashMap<String, ProgHandles> = HashMap::new();
+        let mut dirty = false;
+        while let Some(msg) = rx.blocking_recv() {
+            match msg {
+                Msg::Lines {
+                    source,
+                    lines,
+                    mark,
+                } => {
+                    self.feed(&source, &lines, &mut handles);
+                    if let Some(m) = mark {
+                        dirty |= self.checkpoint.record(m);
+                    }
+                }
+                Msg::Swap {
+                    programs,
+                    inherit,
+                    done,
+                } => {
+                    for (new, old) in &inherit {
+                        let old_vm = old.vm.lock().unwrap_or_else(PoisonError::into_inner);
+                        let mut new_vm = new.vm.lock().unwrap_or_else(PoisonError::into_inner);
+                        reload::inherit(&old_vm.store, &mut new_vm.store);
+                    }
+                    self.state.programs.store(Arc::new(programs));
+                    let _ = done.send(());
+                }
+                Msg::Gc => {
+                    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+                    for p in self.state.programs.load().iter() {
+                        let removed =
+                            p.vm.lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .store
+                                .gc(now);
+                        if removed > 0 {
+                            tracing::debug!("{}: GC removed {removed} series", p.name);
+                        }
+                    }
+                }
+                Msg::Checkpoint => {
+                    if dirty {
+                        self.save_checkpoint();
+                        dirty = false;
+                    }
+                }
+                Msg::Stop => break,
+            }
+        }
+        if dirty {
+            self.save_checkpoint();
+        }
+    }
+
+    fn save_checkpoint(&self) {
+        if let Some(dir) = &self.checkpoint_dir {
+            if let Err(e) = checkpoint::save(dir, &self.checkpoint) {
+                tracing::error!("saving the checkpoint in {}: {e}", dir.display());
+            }
+        }
+    }
+
+    fn feed(&self, source: &Source, lines: &Lines, handles: &mut HashMap<String, ProgHandles>) {
+        if lines.is_empty() {
+            return;
+        }
+        let programs = self.state.programs.load();
+        for p in programs.iter() {
+            let h = handle(handles, &self.metrics, p);
+            run_batch(p, source, lines, h, self.log_runtime_errors);
+        }
+        let n = lines.len() as u64;
+        self.metrics.lines.inc_by(n);
+        source.lines.inc_by(n);
+        source.bytes.inc_by(lines.bytes() as u64);
+    }
+}
+
+fn handle<'a>(
+    handles: &'a mut HashMap<String, ProgHandles>,
+    metrics: &SelfMetrics,
+    p: &Loaded,
+) -> &'a mut ProgHandles {
+    if !handles.contains_key(&p.name) {
+        handles.insert(
+            p.name.clone(),
+            ProgHandles {
+                line_seconds: metrics.line_seconds.with_label_values(&[&p.name]),
+                runtime_errors: metrics.prog_runtime_errors.with_label_values(&[&p.name]),
+                last_logged: None,
+            },
+        );
+    }
+    handles.get_mut(&p.name).expect("inserted above")
+}
+
+fn run_batch(p: &Loaded, source: &Source, lines: &Lines, h: &mut ProgHandles, log_errors: bool) {
+    let local = h.line_seconds.local();
+    let mut vm = p.vm.lock().unwrap_or_else(PoisonError::into_inner);
+    let before = vm.runtime_errors;
+    let mut panics = 0u64;
+    let mut t = Instant::now();
+    for line in lines.iter() {
+        let ok = std::panic::catch_unwind(AssertUnwindSafe(|| vm.run_line(line, &source.name)));
+        if ok.is_err() {
+            panics += 1;
+            vm.last_error = Some("the program panicked on a line".into());
+        }
+        let t2 = Instant::now();
+        local.observe(t2.duration_since(t).as_secs_f64());
+        t = t2;
+    }
+    let errors = vm.runtime_errors - before + panics;
+    let last = (errors > 0).then(|| vm.last_error.clone()).flatten();
+    drop(vm);
+    local.flush();
+    if errors > 0 {
+        h.runtime_errors.inc_by(errors);
+        let due = h.last_logged.is_none_or(|t| t.elapsed() >= ERROR_LOG_EVERY);
+        if log_errors && due {
+            h.last_logged = Some(Instant::now());
+            tracing::info!(
+                "{}: Runtime error: {}",
+                p.name,
+                last.as_deref().unwrap_or("?")
+            );
+        }
+    }
+}

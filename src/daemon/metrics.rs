@@ -1,0 +1,134 @@
+//! logmill's own metrics (`logmill_…`), registered in [`State::registry`](crate::state::State):
+//! per source lines, bytes, rotations, truncations, read errors; per program loads, load errors,
+//! unloads, runtime errors and a histogram of the time each line takes (mtail's 20µs·2^k
+//! buckets); command runs by exit status and journald restarts.
+
+use crate::tail::Source;
+use prometheus::{
+    exponential_buckets, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct SelfMetrics {
+    pub lines: IntCounter,
+    pub log_lines: IntCounterVec,
+    pub log_bytes: IntCounterVec,
+    pub log_rotations: IntCounterVec,
+    pub log_truncates: IntCounterVec,
+    pub log_errors: IntCounterVec,
+    pub prog_loads: IntCounterVec,
+    pub prog_load_errors: IntCounterVec,
+    pub prog_unloads: IntCounterVec,
+    pub prog_runtime_errors: IntCounterVec,
+    pub line_seconds: HistogramVec,
+    pub command_runs: IntCounterVec,
+    pub journald_restarts: IntCounterVec,
+}
+
+fn counter_vec(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let v = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    // Registering twice in one registry is the only failure; each metric is registered once.
+    let _ = reg.register(Box::new(v.clone()));
+    v
+}
+
+impl SelfMetrics {
+    pub fn register(reg: &Registry) -> SelfMetrics {
+        let lines = IntCounter::new("logmill_lines_total", "Lines handed to the programs.")
+            .expect("valid metric");
+        let _ = reg.register(Box::new(lines.clone()));
+        let line_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "logmill_vm_line_processing_duration_seconds",
+                "Time a program takes on one line.",
+            )
+            .buckets(exponential_buckets(20e-6, 2.0, 10).expect("valid buckets")),
+            &["prog"],
+        )
+        .expect("valid metric");
+        let _ = reg.register(Box::new(line_seconds.clone()));
+        SelfMetrics {
+            lines,
+            log_lines: counter_vec(
+                reg,
+                "logmill_log_lines_total",
+                "Lines read, per source.",
+                &["logfile"],
+            ),
+            log_bytes: counter_vec(
+                reg,
+                "logmill_log_bytes_total",
+                "Bytes of line content read, per source.",
+                &["logfile"],
+            ),
+            log_rotations: counter_vec(
+                reg,
+                "logmill_log_rotations_total",
+                "Files replaced at a followed path (rename + create, delete + create).",
+                &["logfile"],
+            ),
+            log_truncates: counter_vec(
+                reg,
+                "logmill_log_truncates_total",
+                "Followed files found shorter than what was read (copytruncate).",
+                &["logfile"],
+            ),
+            log_errors: counter_vec(
+                reg,
+                "logmill_log_errors_total",
+                "Read errors, per source.",
+                &["logfile"],
+            ),
+            prog_loads: counter_vec(
+                reg,
+                "logmill_prog_loads_total",
+                "Programs compiled and loaded.",
+                &["prog"],
+            ),
+            prog_load_errors: counter_vec(
+                reg,
+                "logmill_prog_load_errors_total",
+                "Programs that failed to compile (the previous version, if any, keeps running).",
+                &["prog"],
+            ),
+            prog_unloads: counter_vec(
+                reg,
+                "logmill_prog_unloads_total",
+                "Programs unloaded because their file was removed.",
+                &["prog"],
+            ),
+            prog_runtime_errors: counter_vec(
+                reg,
+                "logmill_prog_runtime_errors_total",
+                "Lines a program stopped on with a runtime error.",
+                &["prog"],
+            ),
+            line_seconds,
+            command_runs: counter_vec(
+                reg,
+                "logmill_command_runs_total",
+                "Runs of a command source, by exit status (a number, \"signal\" or \"error\").",
+                &["logfile", "status"],
+            ),
+            journald_restarts: counter_vec(
+                reg,
+                "logmill_journald_restarts_total",
+                "Restarts of a journalctl child.",
+                &["logfile"],
+            ),
+        }
+    }
+
+    /// The metrics of a source whose lines `getfilename()` names `name`.
+    pub fn source(&self, name: &str) -> Arc<Source> {
+        Arc::new(Source {
+            name: name.as_bytes().into(),
+            lines: self.log_lines.with_label_values(&[name]),
+            bytes: self.log_bytes.with_label_values(&[name]),
+            errors: self.log_errors.with_label_values(&[name]),
+            rotations: self.log_rotations.with_label_values(&[name]),
+            truncations: self.log_truncates.with_label_values(&[name]),
+        })
+    }
+}

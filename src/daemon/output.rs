@@ -1,0 +1,42 @@
+//! The metrics file (`--metrics_file PATH`): the store written on SIGUSR1 and when logmill
+//! stops, for users without HTTP. JSON (mtail's one-shot form) or Prometheus text, which also
+//! carries logmill's own metrics. Written atomically: a reader sees a whole file.
+
+use super::checkpoint::write_atomic;
+use crate::export;
+use crate::state::State;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Prometheus,
+}
+
+/// The text of the metrics file.
+pub fn render(state: &State, format: Format, emit_prog_label: bool) -> String {
+    let snapshot = state.snapshot();
+    let metrics: Vec<_> = snapshot.iter().collect();
+    match format {
+        Format::Json => export::json::render(&metrics),
+        Format::Prometheus => {
+            let opts = export::prometheus::Options {
+                emit_prog_label,
+                ..Default::default()
+            };
+            let mut text = export::prometheus::render(&metrics, &opts);
+            let own = prometheus::TextEncoder::new()
+                .encode_to_string(&state.registry.gather())
+                .unwrap_or_default();
+            text.push_str(&own);
+            text
+        }
+    }
+}
+
+pub fn write(path: &Path, state: &State, format: Format, emit_prog_label: bool) {
+    let text = render(state, format, emit_prog_label);
+    if let Err(e) = write_atomic(path, text.as_bytes()) {
+        tracing::error!("writing the metrics file {}: {e}", path.display());
+    }
+}

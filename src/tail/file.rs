@@ -1,0 +1,324 @@
+//! Following one path through rotation, truncation, deletion and re-creation.
+//!
+//! The model: a [`Follower`] holds the file now at its path (`cur`) and files that left the path
+//! but may still be written (`draining`, read until they have been quiet for a grace period).
+//! Each [`Follower::poll`] reads `cur` and the draining files to their end, then stats the path:
+//! - another file (device, inode) is there: rotation by rename + create. The old file is read to
+//!   its end once more and drained; the new one is read from its start.
+//! - the path is gone: the file was deleted or renamed away; it is drained, and a file that
+//!   appears later at the path is read from its start.
+//! - the same file, shorter than what was read: copytruncate. Reading restarts at 0.
+//!
+//! Lines are cut with a carry, so a half-written last line waits for its newline (a drained file's
+//! last unterminated line is delivered when it is closed). Each batch of `cur` carries a [`Mark`]:
+//! the offset after its last complete line, which is what a checkpoint stores.
+//!
+//! What copytruncate can miss: the lines written after the last poll before the truncation
+//! (at most one poll interval of writes), and, if the writer writes at least as many bytes as
+//! had been read within one poll interval after the truncation, the truncation is not seen and
+//! the new file's first bytes up to the old offset are skipped. Lines are never read twice.
+
+use super::lines::LineSplitter;
+use super::{FileId, FilePos, Lines, Mark};
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Bytes per read call.
+const CHUNK: usize = 256 * 1024;
+/// Bytes read from one file per poll before the others get their turn.
+const MAX_PER_POLL: u64 = 8 * 1024 * 1024;
+
+/// Where reading starts the first time the path is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// At the end: only lines written from now on (mtail's behaviour for existing files).
+    End,
+    /// From the first byte.
+    Beginning,
+    /// From a checkpoint: the offset if the same file is still there, else from the start of
+    /// the file now at the path (after first finishing the checkpointed file if it was renamed
+    /// within the same directory).
+    At(FilePos),
+}
+
+/// What a poll found.
+#[derive(Debug)]
+pub enum Event {
+    /// Complete lines, and the resume position after them (for the file at the path).
+    Lines(Lines, Option<Mark>),
+    Rotated,
+    Truncated,
+    Error(std::io::Error),
+}
+
+struct Open {
+    file: File,
+    id: FileId,
+    /// Bytes consumed from the file.
+    offset: u64,
+    splitter: LineSplitter,
+    last_data: Instant,
+}
+
+/// One followed path.
+pub struct Follower {
+    path: PathBuf,
+    key: String,
+    start: Option<Start>,
+    cur: Option<Open>,
+    draining: Vec<Open>,
+    buf: Vec<u8>,
+    grace: Duration,
+}
+
+thread_local! {
+    static BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// How long a file that left its path is still read after its last new data.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+fn file_id(m: &std::fs::Metadata) -> FileId {
+    FileId {
+        dev: m.dev(),
+        ino: m.ino(),
+    }
+}
+
+impl Follower {
+    pub fn new(path: PathBuf, start: Start) -> Follower {
+        Follower {
+            key: path.to_string_lossy().into_owned(),
+            path,
+            start: Some(start),
+            cur: None,
+            draining: Vec::new(),
+            buf: Vec::new(),
+            grace: DEFAULT_GRACE,
+        }
+    }
+
+    pub fn with_grace(mut self, grace: Duration) -> Follower {
+        self.grace = grace;
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Nothing open: the path has no file and every drained file is closed.
+    pub fn is_closed(&self) -> bool {
+        self.cur.is_none() && self.draining.is_empty()
+    }
+
+    /// Identities of the files open now.
+    pub fn ids(&self) -> impl Iterator<Item = FileId> + '_ {
+        self.cur.iter().chain(self.draining.iter()).map(|o| o.id)
+    }
+
+    /// Read what is new and follow the path; returns true when a file had more to read than one
+    /// poll takes (poll again soon).
+    pub fn poll(&mut self, emit: &mut dyn FnMut(Event)) -> bool {
+        // One read buffer per thread, not per followed file.
+        self.buf = BUF.take();
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; CHUNK];
+        }
+        let more = self.poll_inner(emit);
+        BUF.set(std::mem::take(&mut self.buf));
+        more
+    }
+
+    fn poll_inner(&mut self, emit: &mut dyn FnMut(Event)) -> bool {
+        let now = Instant::now();
+        let mut more = false;
+        if let Some(cur) = self.cur.as_mut() {
+            more |= read(cur, &mut self.buf, Some(&self.key), now, emit);
+        }
+        match std::fs::metadata(&self.path) {
+            Ok(m) if m.is_file() => {
+                let id = file_id(&m);
+                match self.cur.as_mut() {
+                    None => {
+                        let start = self.start.take().unwrap_or_else(|| {
+                            // A file had been here: it left (renamed, deleted), this one is new.
+                            emit(Event::Rotated);
+                            Start::Beginning
+                        });
+                        self.open(start, now, emit);
+                    }
+                    Some(c) if c.id != id => {
+                        read(c, &mut self.buf, Some(&self.key), now, emit);
+                        if let Some(mut old) = self.cur.take() {
+                            old.last_data = now;
+                            self.draining.push(old);
+                        }
+                        emit(Event::Rotated);
+                        self.open(Start::Beginning, now, emit);
+                    }
+                    Some(c) if m.len() < c.offset => {
+                        match c.file.seek(SeekFrom::Start(0)) {
+                            Ok(_) => c.offset = 0,
+                            Err(e) => emit(Event::Error(e)),
+                        }
+                        emit(Event::Truncated);
+                    }
+                    Some(_) => return more | self.drain(now, emit),
+                }
+                if let Some(cur) = self.cur.as_mut() {
+                    more |= read(cur, &mut self.buf, Some(&self.key), now, emit);
+                }
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                if self.start.is_some() {
+                    // Never opened: a file created later at the path is new, read it whole.
+                    self.start = Some(Start::Beginning);
+                }
+                if let Some(mut old) = self.cur.take() {
+                    old.last_data = now;
+                    self.draining.push(old);
+                }
+            }
+            Err(e) => emit(Event::Error(e)),
+        }
+        more | self.drain(now, emit)
+    }
+
+    /// Read the files that left the path; close those quiet for the grace period.
+    fn drain(&mut self, now: Instant, emit: &mut dyn FnMut(Event)) -> bool {
+        let mut more = false;
+        let grace = self.grace;
+        let buf = &mut self.buf;
+        self.draining.retain_mut(|d| {
+            if read(d, buf, None, now, emit) {
+                more = true;
+                return true;
+            }
+            if now.duration_since(d.last_data) < grace {
+                return true;
+            }
+            let mut lines = Lines::new();
+            d.splitter.finish(|l| lines.push(l));
+            if !lines.is_empty() {
+                emit(Event::Lines(lines, None));
+            }
+            false
+        });
+        more
+    }
+
+    fn open(&mut self, start: Start, now: Instant, emit: &mut dyn FnMut(Event)) {
+        let (file, meta) = match File::open(&self.path).and_then(|f| {
+            let m = f.metadata()?;
+            Ok((f, m))
+        }) {
+            Ok(x) => x,
+            Err(e) if e.kind() == ErrorKind::NotFound => return,
+            Err(e) => return emit(Event::Error(e)),
+        };
+        let id = file_id(&meta);
+        let offset = match start {
+            Start::Beginning => 0,
+            Start::End => meta.len(),
+            Start::At(pos) if pos.id == id => {
+                if pos.offset <= meta.len() {
+                    pos.offset
+                } else {
+                    0
+                }
+            }
+            Start::At(pos) => {
+                // The checkpointed file was rotated away while logmill was down: finish it if it
+                // is still beside the path, then read the new file whole.
+                if let Some(old) = find_sibling(&self.path, pos.id) {
+                    if let Ok(mut f) = File::open(&old) {
+                        if f.seek(SeekFrom::Start(pos.offset)).is_ok() {
+                            self.draining.push(Open {
+                                file: f,
+                                id: pos.id,
+                                offset: pos.offset,
+                                splitter: LineSplitter::new(),
+                                last_data: now,
+                            });
+                        }
+                    }
+                }
+                0
+            }
+        };
+        let mut file = file;
+        if offset > 0 {
+            if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+                return emit(Event::Error(e));
+            }
+        }
+        self.cur = Some(Open {
+            file,
+            id,
+            offset,
+            splitter: LineSplitter::new(),
+            last_data: now,
+        });
+        emit(Event::Lines(
+            Lines::new(),
+            Some(Mark::File(FilePos {
+                path: self.key.clone(),
+                id,
+                offset,
+            })),
+        ));
+    }
+}
+
+/// A file in the same directory as `path` with identity `id` (a rotated-away generation).
+fn find_sibling(path: &Path, id: FileId) -> Option<PathBuf> {
+    let dir = path.parent()?;
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let m = e.metadata().ok()?;
+        (m.is_file() && file_id(&m) == id).then(|| e.path())
+    })
+}
+
+/// Read `o` to its end (or [`MAX_PER_POLL`]); true when stopped by the limit.
+fn read(
+    o: &mut Open,
+    buf: &mut [u8],
+    key: Option<&str>,
+    now: Instant,
+    emit: &mut dyn FnMut(Event),
+) -> bool {
+    let mut total = 0u64;
+    loop {
+        if total >= MAX_PER_POLL {
+            return true;
+        }
+        let n = match o.file.read(buf) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                emit(Event::Error(e));
+                return false;
+            }
+        };
+        o.offset += n as u64;
+        total += n as u64;
+        o.last_data = now;
+        let mut lines = Lines::with_capacity(n + o.splitter.pending());
+        o.splitter.feed(&buf[..n], |l| lines.push(l));
+        let mark = key.map(|k| {
+            Mark::File(FilePos {
+                path: k.to_string(),
+                id: o.id,
+                offset: o.offset.saturating_sub(o.splitter.pending() as u64),
+            })
+        });
+        emit(Event::Lines(lines, mark));
+    }
+}

@@ -1,0 +1,271 @@
+//! File sources: glob patterns re-expanded every `--poll_log_interval`, each matching path
+//! followed by a [`Follower`] stat-polled every `--poll_interval` on one thread. notify only
+//! wakes the thread early: a write wakes the poll of that file, anything else a full poll.
+//!
+//! Where reading starts: files that exist at startup start at their end, like mtail
+//! (`--logs_from_start` reads them whole; a checkpoint resumes them where they were). Files that
+//! appear later (a new match, a path re-created after rotation or deletion) are read from their
+//! start: everything in them was written while logmill was watching, and starting at their end
+//! would lose the lines written between creation and discovery (mtail does that).
+
+use super::file::{Event, Follower, Start};
+use super::{FileId, FilePos, Sink};
+use crate::daemon::{metrics::SelfMetrics, Msg};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+pub struct Options {
+    pub patterns: Vec<String>,
+    pub from_start: bool,
+    pub poll: Duration,
+    pub glob_every: Duration,
+    /// Checkpointed positions by path.
+    pub resume: BTreeMap<String, FilePos>,
+    /// notify wake-ups (else polling alone).
+    pub notify: bool,
+}
+
+enum Wake {
+    /// Data was written to this path.
+    Data(PathBuf),
+    /// Something else changed (create, rename, remove): poll everything.
+    All,
+    Stop,
+}
+
+/// The running file poller.
+pub struct Handle {
+    stop: Arc<AtomicBool>,
+    wake: std_mpsc::Sender<Wake>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Handle {
+    /// Stop after the poll under way; returns when the thread is done.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.wake.send(Wake::Stop);
+        let _ = self.thread.join();
+    }
+}
+
+fn has_glob(p: &str) -> bool {
+    p.contains(['*', '?', '['])
+}
+
+/// The deepest directory of a pattern without glob characters.
+fn literal_dir(pattern: &str) -> PathBuf {
+    let mut dir = PathBuf::new();
+    for c in Path::new(pattern).components() {
+        let s = c.as_os_str().to_string_lossy();
+        if has_glob(&s) {
+            return dir;
+        }
+        dir.push(c);
+    }
+    dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+}
+
+fn expand(pattern: &str) -> Vec<PathBuf> {
+    if !has_glob(pattern) {
+        return vec![PathBuf::from(pattern)];
+    }
+    match glob::glob(pattern) {
+        Ok(paths) => paths.flatten().collect(),
+        Err(e) => {
+            tracing::warn!("bad pattern {pattern:?}: {e}");
+            Vec::new()
+        }
+    }
+}
+
+struct Entry {
+    follower: Follower,
+    sink: Sink,
+    /// Named on the command line (kept even while the path is missing).
+    plain: bool,
+    /// The last error logged (the same error again is only counted).
+    last_error: Option<String>,
+}
+
+/// Start the poller; returns once every file that exists has been opened (so lines written
+/// after this are read even by followers that start at the end).
+pub fn spawn(opts: Options, tx: mpsc::Sender<Msg>, metrics: SelfMetrics) -> Handle {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (wake_tx, wake_rx) = std_mpsc::channel();
+    let (ready_tx, ready_rx) = std_mpsc::channel();
+    let thread = {
+        let stop = Arc::clone(&stop);
+        let wake_tx = wake_tx.clone();
+        std::thread::Builder::new()
+            .name("files".into())
+            .spawn(move || run(opts, tx, metrics, stop, wake_tx, wake_rx, ready_tx))
+            .expect("spawn the file thread")
+    };
+    let _ = ready_rx.recv_timeout(Duration::from_secs(10));
+    Handle {
+        stop,
+        wake: wake_tx,
+        thread,
+    }
+}
+
+fn watcher(wake: std_mpsc::Sender<Wake>) -> Option<notify::RecommendedWatcher> {
+    use notify::event::{EventKind, ModifyKind};
+    let w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(ev) = res else { return };
+        let msg = match ev.kind {
+            EventKind::Modify(ModifyKind::Data(_)) | EventKind::Access(_) => {
+                match ev.paths.into_iter().next() {
+                    Some(p) => Wake::Data(p),
+                    None => Wake::All,
+                }
+            }
+            _ => Wake::All,
+        };
+        let _ = wake.send(msg);
+    });
+    match w {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::info!("no file notifications ({e}); polling only");
+            None
+        }
+    }
+}
+
+fn run(
+    opts: Options,
+    tx: mpsc::Sender<Msg>,
+    metrics: SelfMetrics,
+    stop: Arc<AtomicBool>,
+    wake_tx: std_mpsc::Sender<Wake>,
+    wake_rx: std_mpsc::Receiver<Wake>,
+    ready: std_mpsc::Sender<()>,
+) {
+    let mut watcher = if opts.notify { watcher(wake_tx) } else { None };
+    let mut watched: HashSet<PathBuf> = HashSet::new();
+    let mut entries: BTreeMap<PathBuf, Entry> = BTreeMap::new();
+    let mut first = true;
+    let mut next_glob = Instant::now();
+    let mut full = true;
+    let mut dirty: HashSet<PathBuf> = HashSet::new();
+    // Every file opened so far: a new match that is one of them (a rotated name the pattern
+    // also matches) starts at its end instead of being read again.
+    let mut seen: HashSet<FileId> = HashSet::new();
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= next_glob {
+            next_glob = now + opts.glob_every;
+            for pattern in &opts.patterns {
+                let dir = literal_dir(pattern);
+                if let Some(w) = watcher.as_mut() {
+                    if !watched.contains(&dir) {
+                        use notify::Watcher;
+                        if w.watch(&dir, notify::RecursiveMode::NonRecursive).is_ok() {
+                            watched.insert(dir);
+                        }
+                    }
+                }
+                for path in expand(pattern) {
+                    // Only new matches are looked at (directories and the like are skipped).
+                    if entries.contains_key(&path) || (has_glob(pattern) && !path.is_file()) {
+                        continue;
+                    }
+                    let key = path.to_string_lossy().into_owned();
+                    let known = std::fs::metadata(&path).is_ok_and(|m| {
+                        use std::os::unix::fs::MetadataExt;
+                        seen.contains(&FileId {
+                            dev: m.dev(),
+                            ino: m.ino(),
+                        })
+                    });
+                    let start = match opts.resume.get(&key) {
+                        Some(pos) if first => Start::At(pos.clone()),
+                        _ if first && path.exists() && !opts.from_start => Start::End,
+                        _ if known => Start::End,
+                        _ => Start::Beginning,
+                    };
+                    let sink = Sink {
+                        tx: tx.clone(),
+                        source: metrics.source(&key),
+                    };
+                    entries.insert(
+                        path.clone(),
+                        Entry {
+                            follower: Follower::new(path, start),
+                            sink,
+                            plain: !has_glob(pattern),
+                            last_error: None,
+                        },
+                    );
+                }
+            }
+            first = false;
+            full = true;
+        }
+        let mut more = false;
+        for (path, e) in entries.iter_mut() {
+            if full || dirty.contains(path) {
+                more |= poll_one(e);
+                seen.extend(e.follower.ids());
+            }
+        }
+        entries.retain(|_, e| e.plain || !e.follower.is_closed());
+        let _ = ready.send(());
+        dirty.clear();
+        full = false;
+        if more {
+            full = true;
+            continue;
+        }
+        match wake_rx.recv_timeout(opts.poll) {
+            Ok(w) => {
+                let mut note = |w: Wake| match w {
+                    Wake::Data(p) => {
+                        dirty.insert(p);
+                    }
+                    Wake::All | Wake::Stop => full = true,
+                };
+                note(w);
+                while let Ok(w) = wake_rx.try_recv() {
+                    note(w);
+                }
+            }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => full = true,
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                full = true;
+                std::thread::sleep(opts.poll);
+            }
+        }
+    }
+}
+
+fn poll_one(e: &mut Entry) -> bool {
+    let sink = &e.sink;
+    let last_error = &mut e.last_error;
+    let path = e.follower.path().display().to_string();
+    e.follower.poll(&mut |ev| match ev {
+        Event::Lines(lines, mark) => sink.blocking_send(lines, mark),
+        Event::Rotated => {
+            sink.source.rotations.inc();
+            tracing::info!("{path}: rotated; finishing the old file, reading the new one");
+        }
+        Event::Truncated => {
+            sink.source.truncations.inc();
+            tracing::info!("{path}: truncated; reading from the start");
+        }
+        Event::Error(err) => {
+            sink.source.errors.inc();
+            let text = err.to_string();
+            if last_error.as_deref() != Some(&text) {
+                tracing::warn!("{path}: {text}");
+                *last_error = Some(text);
+            }
+        }
+    })
+}
