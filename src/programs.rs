@@ -81,27 +81,35 @@ pub fn load(path: &Path) -> Result<Vec<Program>, LoadError> {
 
 /// A metric name exported by several programs must have one kind (mtail's load error).
 pub fn check_kinds(progs: &[Program]) -> Result<(), LoadError> {
-    let mut seen: HashMap<&str, (&Program, &MetricDef)> = HashMap::new();
-    for p in progs {
-        for m in p.metrics.iter().filter(|m| !m.hidden) {
-            match seen.get(m.name.as_str()) {
-                Some((q, first)) if first.kind != m.kind => {
-                    return Err(LoadError::Conflict(format!(
-                        "{}: metric `{}' has different kind ({}) than in {} ({}), declared at {}",
-                        p.name,
-                        m.name,
-                        m.kind.as_str(),
-                        q.name,
-                        first.kind.as_str(),
-                        m.source
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    seen.insert(&m.name, (p, m));
-                }
-            }
+    for (i, later) in progs.iter().enumerate() {
+        if let Some(msg) = progs[..i]
+            .iter()
+            .find_map(|earlier| kind_conflict(later, earlier))
+        {
+            return Err(LoadError::Conflict(msg));
         }
     }
     Ok(())
+}
+
+/// The first exported metric of `later` whose name `earlier` exports with another kind.
+pub fn kind_conflict(later: &Program, earlier: &Program) -> Option<String> {
+    let first: HashMap<&str, &MetricDef> = earlier
+        .metrics
+        .iter()
+        .filter(|m| !m.hidden)
+        .map(|m| (m.name.as_str(), m))
+        .collect();
+    later.metrics.iter().filter(|m| !m.hidden).find_map(|m| {
+        let f = first.get(m.name.as_str()).filter(|f| f.kind != m.kind)?;
+        Some(format!(
+            "{}: metric `{}' has different kind ({}) than in {} ({}), declared at {}",
+            later.name,
+            m.name,
+            m.kind.as_str(),
+            earlier.name,
+            f.kind.as_str(),
+            m.source
+        ))
+    })
 }

@@ -144,14 +144,22 @@ fn journald_through_journalctl() {
 fn command_source_counts_lines_and_exit_status() {
     let dir = tempfile::tempdir().unwrap();
     let spec = "cmd:100ms:seq 3; exit 3";
-    let d = Daemon::start(dir.path(), BY_FILE, &[spec], &[]);
+    // Output lines by source; the line closing each run by its status.
+    let prog = "counter lines by file\ncounter ends by status\n/^#logmill command-exit status=(?P<s>\\S+)$/ {\n  ends[$s]++\n  stop\n}\n/.*/ {\n  lines[getfilename()]++\n}\n";
+    let d = Daemon::start(dir.path(), prog, &[spec], &[]);
     let runs = format!("logmill_command_runs_total{{logfile=\"{spec}\",status=\"3\"}}");
-    let t = d.wait_for(|t| sample(t, &runs).is_some_and(|n| n >= 2.0));
-    let n = sample(&t, &runs).unwrap();
+    let ends = "ends{prog=\"p.mtail\",status=\"3\"}";
+    let t = d.wait_for(|t| sample(t, ends).is_some_and(|n| n >= 2.0));
+    let n = sample(&t, ends).unwrap();
     let lines = lines_of(&t, spec).unwrap();
     assert!(
         lines >= 3.0 * n && lines <= 3.0 * (n + 1.0),
         "{lines} lines, {n} runs"
+    );
+    let counted = sample(&t, &runs).unwrap();
+    assert!(
+        counted >= n,
+        "{counted} runs counted, {n} seen by the program"
     );
     d.stop_prometheus();
 }
@@ -204,6 +212,22 @@ fn broken_change_keeps_the_old_program_running() {
     write_prog(&d.progs, "counter a\n/x/ {\n  nosuch++\n}\n");
     d.wait_for(|t| sample(t, "logmill_prog_load_errors_total{prog=\"p.mtail\"}") == Some(1.0));
     assert!(d.stderr().contains("compile failed for p.mtail"));
+    append(&log, "x\n");
+    d.wait_for(|t| counter(t, "a") == 1);
+    d.stop_prometheus();
+}
+
+#[test]
+fn a_program_exporting_a_metric_with_another_kind_is_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("l.log");
+    std::fs::write(&log, "").unwrap();
+    let d = Daemon::start(dir.path(), V1, &[log.to_str().unwrap()], &[]);
+    std::fs::write(d.progs.join("q.mtail"), "gauge a\n/x/ {\n  a = 5\n}\n").unwrap();
+    d.wait_for(|t| sample(t, "logmill_prog_load_errors_total{prog=\"q.mtail\"}") == Some(1.0));
+    assert!(d
+        .stderr()
+        .contains("metric `a' has different kind (gauge) than in p.mtail (counter)"));
     append(&log, "x\n");
     d.wait_for(|t| counter(t, "a") == 1);
     d.stop_prometheus();

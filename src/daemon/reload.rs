@@ -113,7 +113,26 @@ impl Reloader {
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             );
-            match compile::compile(&name, &text) {
+            let others: Vec<Arc<crate::compile::Program>> = out
+                .iter()
+                .chain(current.iter().filter(|l| l.path != *path))
+                .map(|l| {
+                    Arc::clone(
+                        l.vm.lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .program(),
+                    )
+                })
+                .collect();
+            let compiled = compile::compile(&name, &text)
+                .map_err(|e| e.to_string())
+                .and_then(
+                    |p| match others.iter().find_map(|o| programs::kind_conflict(&p, o)) {
+                        Some(conflict) => Err(conflict),
+                        None => Ok(p),
+                    },
+                );
+            match compiled {
                 Ok(program) => {
                     let new = Arc::new(Loaded::new(path.clone(), program, self.opts.clone()));
                     if let Some(old) = old {
@@ -131,8 +150,7 @@ impl Reloader {
                     out.push(new);
                     changed = true;
                 }
-                Err(e) => {
-                    let msg = e.to_string();
+                Err(msg) => {
                     if old.is_some() {
                         tracing::error!(
                             "compile failed for {name}; the loaded version keeps running:\n{msg}"

@@ -2,6 +2,10 @@
 //! `30s`, `5m`) and feed each line it prints to the programs; `getfilename()` is the whole
 //! `cmd:…` entry. Runs are counted by exit status in `logmill_command_runs_total`; what the
 //! command prints on stderr is logged. A run that outlasts the interval delays the next one.
+//!
+//! After each run the programs get one more line, `#logmill command-exit status=S` (S: the exit
+//! code, `signal`, `error`, or `spawn` when the command could not be started), so a program can
+//! tell one run from the next and whether it worked (e.g. an `up` gauge).
 
 use super::{pump, Sink};
 use prometheus::IntCounterVec;
@@ -40,6 +44,7 @@ pub async fn run(
                 runs.with_label_values(&[&name, "error"]).inc();
                 sink.source.errors.inc();
                 tracing::error!("{name}: starting the command: {e}");
+                end_of_run(&sink, "spawn").await;
                 continue;
             }
         };
@@ -81,5 +86,17 @@ pub async fn run(
             tracing::warn!("{name}: exit status {label}");
         }
         runs.with_label_values(&[&name, &label]).inc();
+        end_of_run(&sink, &label).await;
     }
+}
+
+/// The line that closes a run: `#logmill command-exit status=S`.
+pub fn end_line(status: &str) -> String {
+    format!("#logmill command-exit status={status}")
+}
+
+async fn end_of_run(sink: &Sink, status: &str) {
+    let mut lines = super::Lines::new();
+    lines.push(end_line(status).as_bytes());
+    sink.send(lines, None).await;
 }
