@@ -192,31 +192,7 @@ fn sample(
     le: Option<f64>,
     v: f64,
 ) {
-    out.extend_from_slice(family.as_bytes());
-    out.extend_from_slice(suffix.as_bytes());
-    if !lbls.is_empty() || le.is_some() {
-        out.push(b'{');
-        for (i, (k, val)) in lbls.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(b"=\"");
-            escape(out, val, true);
-            out.push(b'"');
-        }
-        if let Some(le) = le {
-            if !lbls.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"le=\"");
-            push_go_float(out, le);
-            out.push(b'"');
-        }
-        out.push(b'}');
-    }
-    out.push(b' ');
-    push_go_float(out, v);
+    super::prometheus::sample_value(out, family, suffix, lbls, le, v);
     out.push(b'\n');
 }
 

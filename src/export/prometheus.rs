@@ -214,12 +214,12 @@ pub(crate) fn write_families(out: &mut Vec<u8>, families: &BTreeMap<String, Fami
     }
 }
 
-/// A sample without its line end: `name{labels} value`.
-fn sample_value(
+/// A sample without its line end: `name{labels} value` (shared with OpenMetrics).
+pub(crate) fn sample_value<V: AsRef<str>>(
     out: &mut Vec<u8>,
     name: &str,
     suffix: &str,
-    lbls: &[(&str, Cow<'_, str>)],
+    lbls: &[(&str, V)],
     le: Option<f64>,
     v: f64,
 ) {
@@ -235,7 +235,7 @@ fn sample_value(
             first = false;
             out.extend_from_slice(k.as_bytes());
             out.extend_from_slice(b"=\"");
-            escape(out, val, true);
+            escape(out, val.as_ref(), true);
             out.push(b'"');
         }
         if let Some(le) = le {
