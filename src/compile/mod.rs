@@ -25,6 +25,57 @@ pub struct Regex {
     pub on_line: bool,
     /// Does the program read its capture groups?
     pub captures_read: bool,
+    /// How captures are extracted, when the program reads them.
+    pub captures: Option<CaptureEngine>,
+}
+
+/// Capture extraction for one regex. A regex anchored at the start of its subject (`^…`) runs
+/// the bounded backtracker alone, anchored: no DFA pass to find the match first (the line set,
+/// or the backtracker itself, rejects lines that do not match). Others, and subjects too long
+/// for the backtracker, use the meta engine. Both fill the same capture slots.
+#[derive(Debug, Clone)]
+pub struct CaptureEngine {
+    pub meta: meta::Regex,
+    pub anchored: Option<regex_automata::nfa::thompson::backtrack::BoundedBacktracker>,
+}
+
+impl CaptureEngine {
+    fn new(pattern: &str) -> Result<CaptureEngine, String> {
+        use regex_automata::nfa::thompson::{self, backtrack::BoundedBacktracker};
+        let syntax = regex_automata::util::syntax::Config::new().utf8(false);
+        let meta = meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(64 << 20)),
+            )
+            .syntax(syntax)
+            .build(pattern)
+            .map_err(|e| e.to_string())?;
+        let hir = regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .map_err(|e| e.to_string())?;
+        let starts_anchored = hir
+            .properties()
+            .look_set_prefix()
+            .contains(regex_syntax::hir::Look::Start);
+        let anchored = if starts_anchored {
+            BoundedBacktracker::builder()
+                .syntax(syntax)
+                .thompson(
+                    thompson::Config::new()
+                        .utf8(false)
+                        .nfa_size_limit(Some(64 << 20)),
+                )
+                .build(pattern)
+                .ok()
+        } else {
+            None
+        };
+        Ok(CaptureEngine { meta, anchored })
+    }
 }
 
 /// One scan of the line for every line regex: pattern `i` of `set` is regex `members[i]`.
@@ -88,12 +139,28 @@ pub fn compile(name: &str, src: &str) -> Result<Program, CompileError> {
             .size_limit(64 << 20)
             .build()
         {
-            Ok(re) => regexes.push(Regex {
-                source: r.source.clone(),
-                re,
-                on_line: r.on_line,
-                captures_read: code.captures_read[i],
-            }),
+            Ok(re) => {
+                let captures = match code.captures_read[i] {
+                    true => match CaptureEngine::new(&r.translated) {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            diags.push(Diagnostic::new(
+                                r.span,
+                                format!("error parsing regexp: {e}"),
+                            ));
+                            None
+                        }
+                    },
+                    false => None,
+                };
+                regexes.push(Regex {
+                    source: r.source.clone(),
+                    re,
+                    on_line: r.on_line,
+                    captures_read: code.captures_read[i],
+                    captures,
+                })
+            }
             Err(e) => diags.push(Diagnostic::new(
                 r.span,
                 format!("error parsing regexp: {e}"),

@@ -13,7 +13,9 @@ use crate::check::ir::Conv;
 use crate::compile::bytecode::Op;
 use crate::compile::Program;
 use crate::store::{format, labels, observe, ProgramStore, Value};
-use regex_automata::{meta, Input, PatternSet};
+use regex_automata::nfa::thompson::backtrack;
+use regex_automata::util::primitives::NonMaxUsize;
+use regex_automata::{meta, Anchored, Input, PatternSet};
 use std::sync::Arc;
 use strptime::{Layout, ParsedTime, StrptimeCache, Zone};
 
@@ -59,13 +61,42 @@ enum Val {
     Str(Str),
 }
 
-/// Where the last match of a regex left its captures.
+/// Where the last match of a regex left its captures, and the engines' scratch space.
 struct Captures {
-    locs: regex::bytes::CaptureLocations,
+    /// Start and end of each group (`2g`, `2g + 1`), relative to the subject.
+    slots: Vec<Option<NonMaxUsize>>,
+    meta_cache: Option<meta::Cache>,
+    backtrack_cache: Option<backtrack::Cache>,
     src: Src,
     base: u32,
     /// The line number (per VM) of the match; older captures read as "".
     line: u64,
+}
+
+impl Captures {
+    fn new(regex: &crate::compile::Regex) -> Captures {
+        let engine = regex.captures.as_ref();
+        Captures {
+            slots: vec![None; 2 * regex.re.captures_len()],
+            meta_cache: engine.map(|e| e.meta.create_cache()),
+            backtrack_cache: engine
+                .and_then(|e| e.anchored.as_ref())
+                .map(|b| b.create_cache()),
+            src: Src::Line,
+            base: 0,
+            line: 0,
+        }
+    }
+
+    /// Group `g` of the last match, if it was on line `line` and the group took part.
+    fn group(&self, g: usize, line: u64) -> Option<(usize, usize)> {
+        if self.line != line {
+            return None;
+        }
+        let s = self.slots.get(2 * g).copied().flatten()?;
+        let e = self.slots.get(2 * g + 1).copied().flatten()?;
+        Some((s.get(), e.get()))
+    }
 }
 
 /// The buffers a [`Str`] can point into.
@@ -122,16 +153,7 @@ impl Vm {
             .iter()
             .map(|l| Layout::new_unchecked(l))
             .collect();
-        let caps = prog
-            .regexes
-            .iter()
-            .map(|r| Captures {
-                locs: r.re.capture_locations(),
-                src: Src::Line,
-                base: 0,
-                line: 0,
-            })
-            .collect();
+        let caps = prog.regexes.iter().map(Captures::new).collect();
         let mut set_index = vec![None; prog.regexes.len()];
         let (set_cache, set_matches) = match &prog.line_set {
             Some(ls) => {
@@ -225,8 +247,8 @@ impl Vm {
                 }
                 Op::Capture(r, g) => {
                     let c = &self.caps[r.0 as usize];
-                    let s = match c.locs.get(g as usize) {
-                        Some((s, e)) if c.line == self.lines => Str {
+                    let s = match c.group(g as usize, self.lines) {
+                        Some((s, e)) => Str {
                             src: c.src,
                             start: c.base + s as u32,
                             end: c.base + e as u32,
@@ -255,14 +277,14 @@ impl Vm {
                     };
                     let subject = bufs.get(s);
                     let m = if regex.captures_read {
-                        let c = &mut self.caps[ri];
-                        let m = regex.re.captures_read(&mut c.locs, subject).is_some();
-                        if m {
-                            c.src = s.src;
-                            c.base = s.start;
-                            c.line = self.lines;
-                        }
-                        m
+                        capture(
+                            regex,
+                            &mut self.caps[ri],
+                            subject,
+                            s.src,
+                            s.start,
+                            self.lines,
+                        )
                     } else {
                         regex.re.is_match(subject)
                     };
@@ -555,14 +577,7 @@ impl Vm {
         }
         let regex = &prog.regexes[ri];
         if regex.captures_read {
-            let c = &mut self.caps[ri];
-            let m = regex.re.captures_read(&mut c.locs, line).is_some();
-            if m {
-                c.src = Src::Line;
-                c.base = 0;
-                c.line = self.lines;
-            }
-            m
+            capture(regex, &mut self.caps[ri], line, Src::Line, 0, self.lines)
         } else {
             regex.re.is_match(line)
         }
@@ -780,6 +795,43 @@ impl Vm {
             v => Err(format!("internal error: expected String, found {v:?}")),
         }
     }
+}
+
+/// Match `regex` against `subject` (a string of buffer `src` starting at `base`), keeping its
+/// captures in `c` for the line numbered `line`.
+fn capture(
+    regex: &crate::compile::Regex,
+    c: &mut Captures,
+    subject: &[u8],
+    src: Src,
+    base: u32,
+    line: u64,
+) -> bool {
+    let Some(engine) = &regex.captures else {
+        return regex.re.is_match(subject);
+    };
+    let input = Input::new(subject);
+    let anchored = engine.anchored.as_ref().zip(c.backtrack_cache.as_mut());
+    let found = match anchored {
+        Some((bt, cache)) if subject.len() <= bt.max_haystack_len() => bt
+            .try_search_slots(cache, &input.anchored(Anchored::Yes), &mut c.slots)
+            .ok()
+            .flatten()
+            .is_some(),
+        _ => match c.meta_cache.as_mut() {
+            Some(cache) => engine
+                .meta
+                .search_slots_with(cache, &input, &mut c.slots)
+                .is_some(),
+            None => false,
+        },
+    };
+    if found {
+        c.src = src;
+        c.base = base;
+        c.line = line;
+    }
+    found
 }
 
 /// Go's `strings.ReplaceAll`: with an empty `old`, `new` goes before every character and at the end.
