@@ -511,3 +511,416 @@ fn one_shot_over_the_shared_samples() {
     }
     println!("one-shot over the shared samples: passed {passed}/{total}");
 }
+
+fn run_lines(vm: &mut Vm, lines: &[&str]) {
+    for l in lines {
+        vm.run_line(l.as_bytes(), b"/var/log/reaction.log");
+    }
+}
+
+fn get(vm: &Vm, name: &str, labels: &[&str]) -> Option<f64> {
+    samples(vm)
+        .get(&(
+            name.to_string(),
+            labels.iter().map(|s| s.to_string()).collect(),
+        ))
+        .copied()
+}
+
+/// Dotted names: what is known decides the split; before anything is known, the first dot
+/// ends the stream (and, for actions, the last dot starts the action).
+#[test]
+fn dotted_names_follow_what_reaction_reveals() {
+    let mut vm = vm();
+    run_lines(
+        &mut vm,
+        &[
+            // Nothing known yet: stream `traefik`, filter `edge.bad.bots`.
+            r#"INFO traefik.edge.bad.bots: match ["198.51.100.1"]"#,
+            r#"INFO traefik.edge.bad.bots.ban: run ["sh" "-c" "echo '[ban] 198.51.100.1'"]"#,
+            // The start line names the stream.
+            r#"INFO traefik.edge: start ["docker", "logs", "-f", "traefik"]"#,
+            r#"INFO traefik.edge.bad.bots: match ["198.51.100.2"]"#,
+            r#"INFO traefik.edge.bad.bots.ban: run ["sh" "-c" "echo '[ban] 198.51.100.2'"]"#,
+            // A dotted action of a filter seen in a match.
+            r#"INFO ssh.failedlogin: match ["203.0.113.7"]"#,
+            r#"INFO ssh.failedlogin.ban.v6: run ["ip6tables" "-A" "reaction"]"#,
+            // Nothing known about `a`: the action is after the last dot.
+            r#"INFO a.b.c.d: run ["true"]"#,
+            // A failed action (if reaction logs one) is not one more action.
+            r#"ERROR ssh.failedlogin.ban: run ["ip46tables" "-w"]: exit code: 1"#,
+        ],
+    );
+    // `reaction show` names a stream and a dotted filter before any log line about them.
+    feed(
+        &mut vm,
+        "nginx:\n  wp.login:\n    198.51.100.9:\n      matches: 1\n#logmill command-exit status=0\n",
+        SHOW_SOURCE,
+    );
+    run_lines(
+        &mut vm,
+        &[
+            r#"INFO nginx.wp.login.ban: run ["nft46" "add element inet reaction ipvXbans { 198.51.100.9 }"]"#,
+        ],
+    );
+    assert_eq!(vm.runtime_errors, 0, "{:?}", vm.last_error);
+    let m = "reaction_matches_total";
+    assert_eq!(get(&vm, m, &["traefik", "edge.bad.bots"]), Some(1.0));
+    assert_eq!(get(&vm, m, &["traefik.edge", "bad.bots"]), Some(1.0));
+    assert_eq!(get(&vm, m, &["ssh", "failedlogin"]), Some(1.0));
+    let a = "reaction_actions_total";
+    assert_eq!(get(&vm, a, &["traefik", "edge.bad", "bots.ban"]), None);
+    assert_eq!(get(&vm, a, &["traefik", "edge.bad.bots", "ban"]), Some(1.0));
+    assert_eq!(get(&vm, a, &["traefik.edge", "bad.bots", "ban"]), Some(1.0));
+    assert_eq!(get(&vm, a, &["ssh", "failedlogin", "ban.v6"]), Some(1.0));
+    assert_eq!(get(&vm, a, &["a", "b.c", "d"]), Some(1.0));
+    assert_eq!(get(&vm, a, &["nginx", "wp.login", "ban"]), Some(1.0));
+    assert_eq!(
+        get(
+            &vm,
+            "reaction_action_failures_total",
+            &["ssh", "failedlogin", "ban"]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        family(&samples(&vm), a).values().sum::<f64>(),
+        5.0,
+        "every INFO action line once"
+    );
+}
+
+/// Values and arguments with `]`, quotes, escapes, spaces, control characters, non-ASCII.
+#[test]
+fn values_and_arguments_are_parsed_whole() {
+    let mut vm = vm();
+    run_lines(
+        &mut vm,
+        &[
+            r#"INFO ssh.invaliduser: match ["203.0.113.7", "x]y"]"#,
+            r#"INFO ssh.invaliduser: match ["203.0.113.7", "o\"brien"]"#,
+            r#"INFO ssh.invaliduser: match ["203.0.113.7", "\u{1b}[31mroot"]"#,
+            r#"INFO ssh.invaliduser: match ["203.0.113.7", "пользователь"]"#,
+            r#"INFO ssh.invaliduser: match ["203.0.113.7", "back\\slash", "tab\tuser"]"#,
+            r#"INFO ssh.invaliduser: match ["ad min", "\"], [\""]"#,
+            r#"INFO start command: run ["logger", "-t", "reaction", "[start] firewall ready"]"#,
+            r#"ERROR stop command: run ["ip46tables", "-w", "-X", "reaction"]: exit code: 1"#,
+            r#"ERROR start command: run ["ipset", "create", "a]b"]: No such file or directory (os error 2)"#,
+            r#"ERROR start command: run ["ipset"]: exit code: 99999999999999999999"#,
+        ],
+    );
+    assert_eq!(vm.runtime_errors, 0, "{:?}", vm.last_error);
+    let v = "reaction_match_values_total";
+    for label in [
+        "203.0.113.7 x]y",
+        r#"203.0.113.7 o\"brien"#,
+        r#"203.0.113.7 \u{1b}[31mroot"#,
+        "203.0.113.7 пользователь",
+        r#"203.0.113.7 back\\slash tab\tuser"#,
+        r#"ad min \"], [\""#,
+    ] {
+        assert_eq!(
+            get(&vm, v, &["ssh", "invaliduser", label]),
+            Some(1.0),
+            "{label}"
+        );
+    }
+    assert_eq!(
+        get(&vm, "reaction_matches_total", &["ssh", "invaliduser"]),
+        Some(6.0)
+    );
+    let c = "reaction_commands_total";
+    assert_eq!(get(&vm, c, &["start", "logger", "ok", "0"]), Some(1.0));
+    assert_eq!(
+        get(&vm, c, &["stop", "ip46tables", "failed", "1"]),
+        Some(1.0)
+    );
+    assert_eq!(
+        get(&vm, c, &["start", "ipset", "failed", "spawn"]),
+        Some(2.0)
+    );
+}
+
+/// Everything else, in a log or from a command, is ignored without a runtime error.
+#[test]
+fn other_lines_are_ignored_without_errors() {
+    let mut vm = vm();
+    run_lines(
+        &mut vm,
+        &[
+            "",
+            " ",
+            "garbage",
+            "WARN plugin ipset: connection to peer lost, retrying",
+            "ERROR plugin virtual: slow consumer, 12 lines buffered",
+            "INFO plugin ipset: starting worker",
+            "DEBUG ssh.failedlogin: match [\"1.2.3.4\"]",
+            "INFO ssh.failedlogin: match [\"unterminated",
+            "INFO ssh.failedlogin: match [1.2.3.4]",
+            "INFO nodot: match [\"1.2.3.4\"]",
+            "INFO start command: run [\"a\"",
+            "Feb 30 06:20:30 srv1 reaction[1]: INFO ssh.failedlogin: match [\"1.2.3.4\"]",
+            "Mar  2 25:20:30 srv1 reaction[1]: INFO ssh.failedlogin: match [\"1.2.3.4\"]",
+            "Mar  2 06:20:30 srv1 sshd[1]: INFO ssh.failedlogin: match [\"1.2.3.4\"]",
+            "Mar  2 06:20:30 srv1 reaction[1]: hello",
+            "INFO something:",
+            "ssh:",
+            "  failedlogin:",
+            "        - 2026-03-02 07:14:35",
+            "#logmill command-exit",
+            "\u{1b}[31m\u{0}\u{7f}",
+        ],
+    );
+    assert_eq!(vm.runtime_errors, 0, "{:?}", vm.last_error);
+    let got = samples(&vm);
+    let visible: Vec<_> = got
+        .iter()
+        .filter(|((n, _), v)| n != "reaction_shutdowns_total" || **v != 0.0)
+        .collect();
+    assert!(visible.is_empty(), "{visible:?}");
+}
+
+/// `reaction show` through logmill's command source: each run replaces the counts of the
+/// previous one; a label set that left expires at the store GC (del … after 45s);
+/// reaction_up follows the exit status. Per-match-value series expire after 24h and are
+/// capped at 10000.
+#[test]
+fn pending_counts_follow_reaction_show_and_expire() {
+    let mut vm = vm();
+    let run1 = "ssh:\n  failedlogin:\n    203.0.113.7:\n      actions:\n        unban:\n        - 2026-03-02 07:14:35\n    198.51.100.23:\n      actions:\n        unban:\n        - 2026-03-02 07:15:35\n        notify:\n        - 2026-03-02 07:15:36\n  'invalid user':\n    \"a b\":\n      matches: 2\n      actions:\n        unban:\n        - '2026-03-02 07:16:00'\n#logmill command-exit status=0\n";
+    feed(&mut vm, run1, SHOW_SOURCE);
+    let p = "reaction_pending_actions";
+    assert_eq!(get(&vm, p, &["ssh", "failedlogin", "unban"]), Some(2.0));
+    assert_eq!(get(&vm, p, &["ssh", "failedlogin", "notify"]), Some(1.0));
+    assert_eq!(get(&vm, p, &["ssh", "invalid user", "unban"]), Some(1.0));
+    assert_eq!(get(&vm, "reaction_up", &[]), Some(1.0));
+    // 60 seconds later (the datums are a minute old), a run where notify has run and one
+    // unban is left; then reaction is down.
+    let minute = 60_000_000_000;
+    for m in &mut vm.store.metrics {
+        for d in m.series.values_mut() {
+            d.time_ns -= minute;
+        }
+    }
+    let run2 = "ssh:\n  failedlogin:\n    198.51.100.23:\n      actions:\n        unban:\n        - 2026-03-02 07:15:35\n#logmill command-exit status=0\n";
+    feed(&mut vm, run2, SHOW_SOURCE);
+    assert_eq!(get(&vm, p, &["ssh", "failedlogin", "unban"]), Some(1.0));
+    let now = vm
+        .store
+        .metrics
+        .iter()
+        .flat_map(|m| m.series.values())
+        .map(|d| d.time_ns)
+        .max()
+        .unwrap();
+    vm.store.gc(now);
+    assert_eq!(get(&vm, p, &["ssh", "failedlogin", "unban"]), Some(1.0));
+    assert_eq!(get(&vm, p, &["ssh", "failedlogin", "notify"]), None);
+    assert_eq!(get(&vm, p, &["ssh", "invalid user", "unban"]), None);
+    feed(&mut vm, "#logmill command-exit status=1\n", SHOW_SOURCE);
+    assert_eq!(get(&vm, "reaction_up", &[]), Some(0.0));
+    feed(&mut vm, "#logmill command-exit status=spawn\n", SHOW_SOURCE);
+    assert_eq!(get(&vm, "reaction_up", &[]), Some(0.0));
+
+    // Per-match-value series: capped at 10000 (oldest first), gone after 24h.
+    let mut vm = vm_with_values(10_005);
+    let v = "reaction_match_values_total";
+    assert_eq!(family(&samples(&vm), v).len(), 10_005);
+    // Times are the lines' (Mar 2 of this year, one second apart).
+    let last = vm
+        .store
+        .metrics
+        .iter()
+        .flat_map(|m| m.series.values())
+        .map(|d| d.time_ns)
+        .max()
+        .unwrap();
+    vm.store.gc(last);
+    assert_eq!(family(&samples(&vm), v).len(), 10_000);
+    assert_eq!(get(&vm, v, &["ssh", "failedlogin", "10.0.0.0"]), None);
+    assert_eq!(
+        get(&vm, v, &["ssh", "failedlogin", "10.0.39.20"]),
+        Some(1.0)
+    );
+    // A day and a second after the last match, all gone; the counter of matches stays.
+    let day = 24 * 3600 * 1_000_000_000i64;
+    vm.store.gc(last + day + 1_000_000_000);
+    assert_eq!(family(&samples(&vm), v).len(), 0);
+    assert_eq!(
+        get(&vm, "reaction_matches_total", &["ssh", "failedlogin"]),
+        Some(10_005.0)
+    );
+}
+
+/// A VM that read `n` matches of distinct addresses, one second apart (syslog times).
+fn vm_with_values(n: u32) -> Vm {
+    let src = std::fs::read_to_string(program_path()).unwrap();
+    let prog = compile("reaction.prog", &src).unwrap();
+    let mut vm = Vm::new(Arc::new(prog), VmOptions::default());
+    for i in 0..n {
+        let (h, m, s) = (i / 3600, i / 60 % 60, i % 60);
+        let line = format!(
+            "Mar  2 {h:02}:{m:02}:{s:02} srv1 reaction[1]: INFO ssh.failedlogin: match [\"10.0.{}.{}\"]",
+            i / 256,
+            i % 256
+        );
+        vm.run_line(line.as_bytes(), b"journald");
+    }
+    assert_eq!(vm.runtime_errors, 0, "{:?}", vm.last_error);
+    vm
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// `logmill check` accepts the program, and so does Debian's mtail (which only loads
+/// `*.mtail` files: it gets a copy under that name).
+#[test]
+fn the_program_compiles_here_and_on_mtail() {
+    let out = Command::new(env!("CARGO_BIN_EXE_logmill"))
+        .arg("check")
+        .arg(program_path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let Some(mtail) = which("mtail") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mtail must be installed in CI"
+        );
+        eprintln!("mtail not installed: its compile check skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(program_path(), dir.path().join("reaction.mtail")).unwrap();
+    let out = Command::new(mtail)
+        .args(["--compile_only", "--logtostderr", "--progs"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Loaded program reaction.mtail"), "{err}");
+}
+
+/// The same samples as Debian's mtail on a generated edge-case log plus a `reaction show`.
+#[test]
+fn same_samples_as_debian_mtail() {
+    let Some(mtail) = which("mtail") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mtail must be installed in CI"
+        );
+        eprintln!("mtail not installed: side-by-side comparison skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_, truth) = generate(
+        dir.path(),
+        "edge",
+        &[
+            "--lines",
+            "20000",
+            "--seed",
+            "3",
+            "--chaos",
+            "5",
+            "--edge",
+            "--journald",
+        ],
+    );
+    let show = dir.path().join("show.txt");
+    std::fs::write(
+        &show,
+        show_yaml(&truth, |_, _, _, _| true) + "#logmill command-exit status=0\n",
+    )
+    .unwrap();
+    std::fs::copy(program_path(), dir.path().join("reaction.mtail")).unwrap();
+    let logs = format!(
+        "{},{}",
+        dir.path().join("edge.log").display(),
+        show.display()
+    );
+    let theirs = Command::new(mtail)
+        .args(["--port", "0", "--logtostderr", "--emit_prog_label=false"])
+        .arg("--progs")
+        .arg(dir.path().join("reaction.mtail"))
+        .args([
+            "--logs",
+            &logs,
+            "--one_shot",
+            "--one_shot_format=prometheus",
+        ])
+        .output()
+        .unwrap();
+    assert!(theirs.status.success());
+    let ours = Command::new(env!("CARGO_BIN_EXE_logmill"))
+        .arg("--emit_prog_label=false")
+        .arg("--progs")
+        .arg(program_path())
+        .args([
+            "--logs",
+            &logs,
+            "--one_shot",
+            "--one_shot_format=prometheus",
+        ])
+        .output()
+        .unwrap();
+    assert!(ours.status.success());
+    let strip = |b: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(b)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    let (theirs, ours) = (strip(&theirs.stdout), strip(&ours.stdout));
+    assert!(ours.len() > 1000, "{} samples", ours.len());
+    assert_eq!(theirs, ours);
+    println!("same samples as mtail: {}", ours.len());
+}
+
+/// Deleting the marked parts switches the per-match-value series off and changes nothing else.
+#[test]
+fn per_value_series_switch_off() {
+    let src = std::fs::read_to_string(program_path()).unwrap();
+    let mut off = String::new();
+    let mut inside = false;
+    for line in src.lines() {
+        if line.contains("# >>> per-match-value series") {
+            inside = true;
+        }
+        if !inside {
+            off += line;
+            off += "\n";
+        }
+        if line.contains("# <<< per-match-value series") {
+            inside = false;
+        }
+    }
+    assert!(off.len() < src.len() && !off.contains("reaction_match_values_total"));
+    let prog = compile("reaction.prog", &off).unwrap_or_else(|e| panic!("{e}"));
+    let mut without = Vm::new(Arc::new(prog), VmOptions::default());
+    let mut with = vm();
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = generate(
+        dir.path(),
+        "edge",
+        &["--lines", "5000", "--seed", "5", "--edge"],
+    );
+    feed(&mut with, &log, b"log");
+    feed(&mut without, &log, b"log");
+    let mut want = samples(&with);
+    want.retain(|(n, _), _| n != "reaction_match_values_total");
+    assert_eq!(samples(&without), want);
+}
