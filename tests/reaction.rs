@@ -924,3 +924,70 @@ fn per_value_series_switch_off() {
     want.retain(|(n, _), _| n != "reaction_match_values_total");
     assert_eq!(samples(&without), want);
 }
+
+/// Every query of the Grafana dashboard is valid PromQL (promtool, with Grafana's variables
+/// replaced) and only reads metrics that reaction.prog declares.
+#[test]
+fn dashboard_queries_parse_and_use_our_metrics() {
+    let dash: Json = serde_json::from_str(
+        &std::fs::read_to_string(root().join("contrib/grafana/reaction.json")).unwrap(),
+    )
+    .unwrap();
+    let mut exprs = Vec::new();
+    for panel in dash["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            exprs.push(target["expr"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(exprs.len() >= 10, "{} queries", exprs.len());
+    let program = std::fs::read_to_string(program_path()).unwrap();
+    let metric = regex::Regex::new(r"reaction_[a-z_]+").unwrap();
+    for e in &exprs {
+        for m in metric.find_iter(e) {
+            let declared = program.lines().any(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words.len() >= 2
+                    && matches!(words[0], "counter" | "gauge")
+                    && words[1] == m.as_str()
+            });
+            assert!(declared, "{e}: {} is not declared", m.as_str());
+        }
+    }
+    let Some(promtool) = which("promtool") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool must be installed in CI (Debian package prometheus)"
+        );
+        eprintln!("promtool not installed: dashboard PromQL check skipped");
+        return;
+    };
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, e) in exprs.iter().enumerate() {
+        let e = e
+            .replace("$__rate_interval", "2m")
+            .replace("$__interval", "1m")
+            .replace("$__range", "1d")
+            .replace("$instance", ".*")
+            .replace("$stream", ".*");
+        assert!(!e.contains('$'), "a Grafana variable left in {e}");
+        rules += &format!(
+            "      - record: dashboard:query_{i}\n        expr: {}\n",
+            serde_json::to_string(&e).unwrap()
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dashboard.rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    let out = Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("dashboard queries valid: {}/{}", exprs.len(), exprs.len());
+}
