@@ -78,5 +78,35 @@ fn bench_programs(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_programs);
+/// One datum update in the store: a scalar metric, and a labelled one found by its label bytes.
+fn bench_store_update(c: &mut Criterion) {
+    use logmill::store::{labels, Metric, Value};
+    let prog = compile(
+        "s.mtail",
+        "counter s\ncounter d by k\n/./ {\n  s++\n  d[\"x\"]++\n}\n",
+    )
+    .unwrap();
+    let mut scalar = Metric::new(prog.metrics[0].clone());
+    let mut labelled = Metric::new(prog.metrics[1].clone());
+    let mut key = Vec::new();
+    labels::push(&mut key, b"GET /index.html 200");
+    let mut g = c.benchmark_group("store_update");
+    g.bench_function("scalar", |b| {
+        b.iter(|| {
+            if let Value::Int(v) = &mut scalar.datum(&[], 1).value {
+                *v += 1;
+            }
+        })
+    });
+    g.bench_function("labelled", |b| {
+        b.iter(|| {
+            if let Value::Int(v) = &mut labelled.datum(&key, 1).value {
+                *v += 1;
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_programs, bench_store_update);
 criterion_main!(benches);

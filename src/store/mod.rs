@@ -140,6 +140,22 @@ impl Metric {
     /// The datum of an encoded label set, created (zero, stamped `time_ns`) if missing.
     #[inline]
     pub fn datum(&mut self, key: &[u8], time_ns: i64) -> &mut Datum {
+        // A scalar metric (no keys, empty label set) has one series: no lookup. Comparing empty
+        // keys is also slow: their dangling pointers cost the vector memcmp a fault assist.
+        if key.is_empty() {
+            if self.series.is_empty() {
+                let value = self.zero();
+                self.series.insert(
+                    Box::default(),
+                    Datum {
+                        value,
+                        time_ns,
+                        expiry_ns: None,
+                    },
+                );
+            }
+            return &mut self.series[0];
+        }
         if let Some(i) = self.series.get_index_of(key) {
             return &mut self.series[i];
         }
