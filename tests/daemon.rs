@@ -234,6 +234,30 @@ fn a_program_exporting_a_metric_with_another_kind_is_not_loaded() {
 }
 
 #[test]
+fn several_programs_share_large_batches_across_cores_and_count_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("l.log");
+    std::fs::write(&log, "").unwrap();
+    let d = Daemon::start(
+        dir.path(),
+        "counter a\n/x/ {\n  a++\n}\n",
+        &[log.to_str().unwrap()],
+        &[],
+    );
+    for name in ["q", "r"] {
+        let prog = format!("counter {name}\n/x (?P<n>\\d+)/ {{\n  {name} += $n - $n + 1\n}}\n");
+        std::fs::write(d.progs.join(format!("{name}.mtail")), prog).unwrap();
+    }
+    d.wait_for(|t| t.contains("\nq{") && t.contains("\nr{"));
+    let body: String = (0..30_000).map(|i| format!("x {i}\n")).collect();
+    append(&log, &body);
+    d.wait_for(|t| {
+        counter(t, "a") == 30_000 && counter(t, "q") == 30_000 && counter(t, "r") == 30_000
+    });
+    d.stop_prometheus();
+}
+
+#[test]
 fn deleted_program_is_unloaded() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("l.log");

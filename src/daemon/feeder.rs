@@ -18,6 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Runtime errors of a program are logged at most this often.
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+/// Batches of at least this many lines run several programs on several threads at once.
+const PARALLEL_LINES: usize = 256;
 
 pub struct Feeder {
     pub state: Arc<State>,
@@ -25,6 +27,8 @@ pub struct Feeder {
     pub checkpoint_dir: Option<PathBuf>,
     pub checkpoint: Checkpoint,
     pub log_runtime_errors: bool,
+    /// Threads a batch may use to run the programs (the cores).
+    pub workers: usize,
 }
 
 struct ProgHandles {
@@ -117,9 +121,39 @@ impl Feeder {
             return;
         }
         let programs = self.state.programs.load();
-        for p in programs.iter() {
-            let h = handle(handles, &self.metrics, p);
-            run_batch(p, source, lines, h, self.log_runtime_errors);
+        let workers = self.workers.min(programs.len());
+        if workers > 1 && lines.len() >= PARALLEL_LINES {
+            // Programs are independent: spread them over threads, this one included.
+            for p in programs.iter() {
+                handle(handles, &self.metrics, p);
+            }
+            let mut by_name: HashMap<&str, &mut ProgHandles> =
+                handles.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
+            let mut jobs: Vec<(&Arc<Loaded>, &mut ProgHandles)> = programs
+                .iter()
+                .filter_map(|p| Some((p, by_name.remove(p.name.as_str())?)))
+                .collect();
+            let per = jobs.len().div_ceil(workers);
+            let log = self.log_runtime_errors;
+            std::thread::scope(|scope| {
+                let mut chunks = jobs.chunks_mut(per);
+                let here = chunks.next();
+                for chunk in chunks {
+                    scope.spawn(move || {
+                        for (p, h) in chunk.iter_mut() {
+                            run_batch(p, source, lines, h, log);
+                        }
+                    });
+                }
+                for (p, h) in here.into_iter().flatten() {
+                    run_batch(p, source, lines, h, log);
+                }
+            });
+        } else {
+            for p in programs.iter() {
+                let h = handle(handles, &self.metrics, p);
+                run_batch(p, source, lines, h, self.log_runtime_errors);
+            }
         }
         let n = lines.len() as u64;
         self.metrics.lines.inc_by(n);

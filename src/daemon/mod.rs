@@ -139,6 +139,7 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
             checkpoint_dir: opts.checkpoint_dir.clone(),
             checkpoint: resume.clone(),
             log_runtime_errors: opts.log_runtime_errors,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         },
         rx,
     );
