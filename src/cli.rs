@@ -84,6 +84,16 @@ pub struct Flags {
     )]
     pub poll_log_interval: String,
 
+    /// Lines longer than this many bytes are cut: the programs see the first bytes, the rest up
+    /// to the newline is dropped and counted (`logmill_log_long_lines_total`).
+    #[arg(long = "max_line_length", alias = "max-line-length", default_value_t = crate::tail::lines::DEFAULT_MAX_LINE, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..), |n| n as usize))]
+    pub max_line_length: usize,
+
+    /// Daemon: most series one program holds in metrics without `limit`; past it, updates of
+    /// new label sets are dropped and counted (`logmill_series_dropped_total`). 0: no cap.
+    #[arg(long = "max_series", alias = "max-series", default_value_t = DEFAULT_MAX_SERIES)]
+    pub max_series: usize,
+
     /// Daemon: how often the store drops series past a `limit` or `del … after` expiry (0: never).
     #[arg(
         long = "expired_metrics_gc_interval",
@@ -213,6 +223,9 @@ pub enum Format {
     Prometheus,
 }
 
+/// The default `--max_series`: a million series per program.
+pub const DEFAULT_MAX_SERIES: usize = 1_000_000;
+
 /// Validated settings.
 #[derive(Debug)]
 pub struct Config {
@@ -227,6 +240,7 @@ pub struct Config {
     pub emit_metric_timestamp: bool,
     pub syslog_use_current_year: bool,
     pub zone: Zone,
+    pub max_line_length: usize,
     /// Where and how to serve HTTP.
     pub serve: crate::serve::ServeConfig,
     pub daemon: Daemon,
@@ -245,6 +259,7 @@ pub struct Daemon {
     pub metrics_file_format: Format,
     pub vm_logs_runtime_errors: bool,
     pub disable_fsnotify: bool,
+    pub max_series: usize,
 }
 
 impl Default for Daemon {
@@ -261,6 +276,7 @@ impl Default for Daemon {
             metrics_file_format: Format::Json,
             vm_logs_runtime_errors: true,
             disable_fsnotify: false,
+            max_series: DEFAULT_MAX_SERIES,
         }
     }
 }
@@ -316,6 +332,7 @@ impl Config {
             emit_metric_timestamp: false,
             syslog_use_current_year: true,
             zone: Zone::utc(),
+            max_line_length: crate::tail::lines::DEFAULT_MAX_LINE,
             serve: crate::serve::ServeConfig::default(),
             daemon: Daemon::default(),
         }
@@ -384,6 +401,7 @@ impl Flags {
             metrics_file_format: format("metrics_file_format", &self.metrics_file_format)?,
             vm_logs_runtime_errors: self.vm_logs_runtime_errors,
             disable_fsnotify: self.disable_fsnotify,
+            max_series: self.max_series,
         };
         let zone = zone(self.override_timezone.as_deref())?;
         let mut serve = crate::serve::ServeConfig::from_flags(
@@ -406,6 +424,7 @@ impl Flags {
             emit_metric_timestamp: self.emit_metric_timestamp,
             syslog_use_current_year: self.syslog_use_current_year,
             zone,
+            max_line_length: self.max_line_length,
             serve,
             daemon,
         })

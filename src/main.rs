@@ -67,6 +67,9 @@ fn vm_options(config: &Config) -> VmOptions {
     VmOptions {
         syslog_use_current_year: config.syslog_use_current_year,
         zone: config.zone.clone(),
+        max_line_length: config.max_line_length,
+        // One-shot runs keep mtail's results: no series cap.
+        max_series: 0,
     }
 }
 
@@ -222,8 +225,8 @@ fn run_daemon(config: &Config) -> Result<(), String> {
         progs: config.progs.clone(),
         logs: config.logs.clone(),
         vm: VmOptions {
-            syslog_use_current_year: config.syslog_use_current_year,
-            zone: config.zone.clone(),
+            max_series: d.max_series,
+            ..vm_options(config)
         },
         logs_from_start: d.logs_from_start,
         poll_interval: d.poll_interval,

@@ -26,9 +26,10 @@ pub fn vms(programs: Vec<Program>, opts: &VmOptions) -> Vec<Vm> {
 }
 
 /// Feed every line of `reader` to every VM; `name` is what `getfilename()` returns.
+/// Lines are cut at the VMs' `max_line_length`.
 pub fn feed(vms: &mut [Vm], name: &[u8], mut reader: impl Read) -> std::io::Result<u64> {
     let mut buf = vec![0u8; CHUNK];
-    let mut splitter = LineSplitter::new();
+    let mut splitter = LineSplitter::with_max(max_line(vms));
     let mut lines = 0u64;
     let mut each = |line: &[u8]| {
         lines += 1;
@@ -47,6 +48,14 @@ pub fn feed(vms: &mut [Vm], name: &[u8], mut reader: impl Read) -> std::io::Resu
     }
     splitter.finish(&mut each);
     Ok(lines)
+}
+
+/// `--max_line_length` (the same in every VM of a run).
+fn max_line(vms: &[Vm]) -> usize {
+    vms.first()
+        .map_or(crate::tail::lines::DEFAULT_MAX_LINE, |vm| {
+            vm.options().max_line_length
+        })
 }
 
 /// The files named by `--logs` entries: glob patterns (`*?[`) expand to the regular files they
@@ -119,6 +128,7 @@ enum Msg {
 
 fn parallel(vms: Vec<Vm>, workers: usize, files: &[PathBuf]) -> std::io::Result<Run> {
     let opened = open_all(files)?;
+    let max = max_line(&vms);
     let total = vms.len();
     let mut groups: Vec<Vec<(usize, Vm)>> = (0..workers).map(|_| Vec::new()).collect();
     for (i, vm) in vms.into_iter().enumerate() {
@@ -131,7 +141,7 @@ fn parallel(vms: Vec<Vm>, workers: usize, files: &[PathBuf]) -> std::io::Result<
             let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(8);
             senders.push(tx);
             handles.push(scope.spawn(move || {
-                let mut splitter = LineSplitter::new();
+                let mut splitter = LineSplitter::with_max(max);
                 let mut name: Arc<[u8]> = Arc::from(&b""[..]);
                 let mut lines = 0u64;
                 for msg in rx {

@@ -8,7 +8,7 @@ use super::metrics::SelfMetrics;
 use super::{reload, Msg};
 use crate::state::{Loaded, State};
 use crate::tail::{Lines, Source};
-use prometheus::{Histogram, IntCounter};
+use prometheus::{Histogram, IntCounter, IntCounterVec};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -35,6 +35,9 @@ struct ProgHandles {
     line_seconds: Histogram,
     runtime_errors: IntCounter,
     last_logged: Option<Instant>,
+    /// `logmill_metric_evictions_total`, labelled with this program's name and a metric's.
+    evictions: IntCounterVec,
+    series_dropped: IntCounter,
 }
 
 /// Start the feeder thread; `done` fires when it has stopped (after saving the checkpoint).
@@ -159,6 +162,9 @@ impl Feeder {
         self.metrics.lines.inc_by(n);
         source.lines.inc_by(n);
         source.bytes.inc_by(lines.bytes() as u64);
+        if lines.long > 0 {
+            source.long_lines.inc_by(lines.long);
+        }
     }
 }
 
@@ -174,6 +180,8 @@ fn handle<'a>(
                 line_seconds: metrics.line_seconds.with_label_values(&[&p.name]),
                 runtime_errors: metrics.prog_runtime_errors.with_label_values(&[&p.name]),
                 last_logged: None,
+                evictions: metrics.metric_evictions.clone(),
+                series_dropped: metrics.series_dropped.with_label_values(&[&p.name]),
             },
         );
     }
@@ -195,6 +203,19 @@ fn run_batch(p: &Loaded, source: &Source, lines: &Lines, h: &mut ProgHandles, lo
         let t2 = Instant::now();
         local.observe(t2.duration_since(t).as_secs_f64());
         t = t2;
+    }
+    // The store's bounds at work: evictions per metric, updates refused by the series cap.
+    for m in vm.store.metrics.iter_mut() {
+        let n = m.take_evictions();
+        if n > 0 {
+            h.evictions
+                .with_label_values(&[p.name.as_str(), m.def.name.as_str()])
+                .inc_by(n);
+        }
+    }
+    let dropped = vm.store.take_dropped();
+    if dropped > 0 {
+        h.series_dropped.inc_by(dropped);
     }
     let errors = vm.runtime_errors - before + panics;
     let last = (errors > 0).then(|| vm.last_error.clone()).flatten();

@@ -1,7 +1,9 @@
 //! logmill's own metrics (`logmill_…`), registered in [`State::registry`](crate::state::State):
 //! per source lines, bytes, rotations, truncations, read errors; per program loads, load errors,
 //! unloads, runtime errors and a histogram of the time each line takes (mtail's 20µs·2^k
-//! buckets); command runs by exit status and journald restarts.
+//! buckets); command runs by exit status and journald restarts; the limits at work: lines cut at
+//! `--max_line_length`, series evicted by a metric's `limit`, new series refused past
+//! `--max_series`.
 
 use crate::tail::Source;
 use prometheus::{
@@ -17,6 +19,7 @@ pub struct SelfMetrics {
     pub log_rotations: IntCounterVec,
     pub log_truncates: IntCounterVec,
     pub log_errors: IntCounterVec,
+    pub log_long_lines: IntCounterVec,
     pub prog_loads: IntCounterVec,
     pub prog_load_errors: IntCounterVec,
     pub prog_unloads: IntCounterVec,
@@ -24,6 +27,10 @@ pub struct SelfMetrics {
     pub line_seconds: HistogramVec,
     pub command_runs: IntCounterVec,
     pub journald_restarts: IntCounterVec,
+    pub metric_evictions: IntCounterVec,
+    pub series_dropped: IntCounterVec,
+    /// `--max_line_length`, handed to every source.
+    pub max_line: usize,
 }
 
 fn counter_vec(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -104,6 +111,25 @@ impl SelfMetrics {
                 "Lines a program stopped on with a runtime error.",
                 &["prog"],
             ),
+            log_long_lines: counter_vec(
+                reg,
+                "logmill_log_long_lines_total",
+                "Lines longer than --max_line_length, cut at it (the rest of the line dropped).",
+                &["logfile"],
+            ),
+            metric_evictions: counter_vec(
+                reg,
+                "logmill_metric_evictions_total",
+                "Series removed to keep a metric within its `limit` (least recently updated first).",
+                &["prog", "metric"],
+            ),
+            series_dropped: counter_vec(
+                reg,
+                "logmill_series_dropped_total",
+                "Updates of new series refused because the program holds --max_series series.",
+                &["prog"],
+            ),
+            max_line: crate::tail::lines::DEFAULT_MAX_LINE,
             line_seconds,
             command_runs: counter_vec(
                 reg,
@@ -129,6 +155,8 @@ impl SelfMetrics {
             errors: self.log_errors.with_label_values(&[name]),
             rotations: self.log_rotations.with_label_values(&[name]),
             truncations: self.log_truncates.with_label_values(&[name]),
+            long_lines: self.log_long_lines.with_label_values(&[name]),
+            max_line: self.max_line,
         })
     }
 }

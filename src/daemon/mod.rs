@@ -105,7 +105,8 @@ fn ticker(
 
 /// Run the daemon on `state` (shared with whoever serves it) until SIGTERM or SIGINT.
 pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
-    let metrics = metrics::SelfMetrics::register(&state.registry);
+    let mut metrics = metrics::SelfMetrics::register(&state.registry);
+    metrics.max_line = opts.vm.max_line_length;
     // Bind first: a socket in use or a busy port is a startup error, before any work.
     let server = match &opts.serve {
         Some(config) => Some(
@@ -218,6 +219,7 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
                 glob_every: opts.poll_log_interval,
                 resume: resume.files.clone(),
                 notify: opts.notify,
+                max_line: opts.vm.max_line_length,
             },
             tx.clone(),
             metrics.clone(),

@@ -47,7 +47,7 @@ pub fn inherit(old: &ProgramStore, new: &mut ProgramStore) -> usize {
                 && o.def.buckets == m.def.buckets
         });
         if let Some(o) = same {
-            m.series = o.series.clone();
+            m.set_series(o.series.clone());
             n += 1;
         }
     }

@@ -4,6 +4,16 @@
 //! keyed by an encoded label set ([`labels`]), in creation order (mtail's order, which its
 //! golden files rely on). The VM resolves metrics to [`MetricId`]s at compile time and finds a
 //! datum by hashing the borrowed label bytes; a series is only allocated when it is new.
+//!
+//! Bounds. A metric with `limit N` never holds more than N series: a new series past the limit
+//! takes the place (and the position in creation order) of the least recently updated one, found
+//! in a batch of eviction candidates chosen every N/8 evictions (amortised O(1) per new series,
+//! no scan per line). "Least recently updated" is the datum's time stamp, as in mtail's GC; a
+//! candidate updated since it was chosen is skipped. mtail only trims to `limit` at its periodic
+//! GC (never in one-shot runs), so a one-shot run of a program that declares `limit` can differ
+//! from mtail's: it keeps the last N series instead of all of them. Metrics without `limit` are
+//! bounded per program by [`ProgramStore::max_series`] (`--max_series`, daemon only): past it,
+//! updates that would create a series are dropped and counted, the existing series go on.
 
 pub mod format;
 pub mod labels;
@@ -98,6 +108,12 @@ pub type Series = IndexMap<Box<[u8]>, Datum, foldhash::fast::RandomState>;
 pub struct Metric {
     pub def: MetricDef,
     pub series: Series,
+    /// Series removed to keep `limit`, since the owner last took them ([`Metric::take_evictions`]).
+    pub evictions: u64,
+    /// Eviction candidates `(index, time_ns when chosen)`, the oldest last.
+    victims: Vec<(u32, i64)>,
+    /// Where a refused update (past `--max_series`) is written and forgotten.
+    spare: Option<Datum>,
 }
 
 impl Metric {
@@ -107,6 +123,9 @@ impl Metric {
         let mut m = Metric {
             series: Series::default(),
             def,
+            evictions: 0,
+            victims: Vec::new(),
+            spare: None,
         };
         let starts_at_zero = matches!(m.def.kind, MetricKind::Counter | MetricKind::Histogram);
         if m.def.keys.is_empty() && starts_at_zero {
@@ -159,23 +178,112 @@ impl Metric {
         if let Some(i) = self.series.get_index_of(key) {
             return &mut self.series[i];
         }
-        let zero = self.zero();
-        let entry = self.series.entry(Box::from(key));
-        entry.or_insert(Datum {
-            value: zero,
+        let datum = Datum {
+            value: self.zero(),
+            time_ns,
+            expiry_ns: None,
+        };
+        let limit = self.def.limit as usize;
+        let i = if limit > 0 && self.series.len() >= limit {
+            self.replace_oldest(Box::from(key), datum)
+        } else {
+            self.series.insert_full(Box::from(key), datum).0
+        };
+        &mut self.series[i]
+    }
+
+    /// Put a new series in the place of the least recently updated one; returns its index.
+    fn replace_oldest(&mut self, key: Box<[u8]>, datum: Datum) -> usize {
+        let v = self.oldest();
+        self.series.swap_remove_index(v);
+        let (last, _) = self.series.insert_full(key, datum);
+        // Back to where it was: every other series keeps its index (and the candidates theirs).
+        self.series.swap_indices(v, last);
+        self.evictions += 1;
+        v
+    }
+
+    /// The index of the least recently updated series (the metric is not empty).
+    fn oldest(&mut self) -> usize {
+        loop {
+            while let Some((i, t)) = self.victims.pop() {
+                if self
+                    .series
+                    .get_index(i as usize)
+                    .is_some_and(|(_, d)| d.time_ns == t)
+                {
+                    return i as usize;
+                }
+            }
+            self.choose_victims();
+        }
+    }
+
+    /// Choose the next candidates: the oldest eighth of the series, oldest last.
+    fn choose_victims(&mut self) {
+        let mut all: Vec<(i64, u32)> = self
+            .series
+            .values()
+            .enumerate()
+            .map(|(i, d)| (d.time_ns, i as u32))
+            .collect();
+        let k = (all.len() / 8).clamp(1, all.len().max(1));
+        if k < all.len() {
+            all.select_nth_unstable(k - 1);
+            all.truncate(k);
+        }
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        self.victims.clear();
+        self.victims.extend(all.into_iter().map(|(t, i)| (i, t)));
+    }
+
+    /// Where an update refused by `--max_series` goes: a zero datum nobody reads.
+    fn spare(&mut self, time_ns: i64) -> &mut Datum {
+        let value = self.zero();
+        self.spare.insert(Datum {
+            value,
             time_ns,
             expiry_ns: None,
         })
     }
 
+    /// Evictions since the last call.
+    pub fn take_evictions(&mut self) -> u64 {
+        std::mem::take(&mut self.evictions)
+    }
+
+    /// Replace the series (a reload carrying them over), trimmed to `limit`.
+    pub fn set_series(&mut self, series: Series) {
+        self.series = series;
+        self.victims.clear();
+        self.enforce_limit();
+    }
+
     /// Remove a label set (no error when absent).
     pub fn delete(&mut self, key: &[u8]) {
-        self.series.shift_remove(key);
+        if self.series.shift_remove(key).is_some() {
+            // Indices after it moved.
+            self.victims.clear();
+        }
     }
 
     /// mtail's garbage collection at `now_ns`: past `limit`, drop the least recently updated
     /// series; then drop series whose `del … after` expiry has passed. Returns how many went.
     pub fn gc(&mut self, now_ns: i64) -> usize {
+        let before = self.series.len();
+        self.enforce_limit();
+        self.series.retain(|_, d| match d.expiry_ns {
+            Some(after) => now_ns.saturating_sub(d.time_ns) <= after,
+            None => true,
+        });
+        if self.series.len() != before {
+            self.victims.clear();
+        }
+        before - self.series.len()
+    }
+
+    /// Past `limit` (a series set carried over by a reload): drop the least recently updated.
+    fn enforce_limit(&mut self) {
         let before = self.series.len();
         let limit = self.def.limit as usize;
         if limit > 0 && self.series.len() > limit {
@@ -200,12 +308,9 @@ impl Metric {
                 }
                 true
             });
+            self.victims.clear();
+            self.evictions += (before - self.series.len()) as u64;
         }
-        self.series.retain(|_, d| match d.expiry_ns {
-            Some(after) => now_ns.saturating_sub(d.time_ns) <= after,
-            None => true,
-        });
-        before - self.series.len()
     }
 }
 
@@ -222,18 +327,68 @@ pub fn observe(buckets: &[(f64, f64)], h: &mut Histogram, v: f64) {
 #[derive(Debug, Clone, Default)]
 pub struct ProgramStore {
     pub metrics: Vec<Metric>,
+    /// `--max_series`: most series in the metrics without `limit` together (0: no cap).
+    pub max_series: usize,
+    /// Updates refused by `max_series` since the owner last took them.
+    pub dropped: u64,
+    /// The cap was reached (and said so once).
+    capped: bool,
 }
 
 impl ProgramStore {
     pub fn new(defs: &[MetricDef]) -> ProgramStore {
         ProgramStore {
             metrics: defs.iter().cloned().map(Metric::new).collect(),
+            ..ProgramStore::default()
         }
     }
 
     #[inline]
     pub fn metric(&mut self, id: MetricId) -> &mut Metric {
         &mut self.metrics[id.0 as usize]
+    }
+
+    /// [`Metric::datum`], within `max_series` for metrics without `limit`: past the cap an update
+    /// that would create a series writes to a spare datum and is counted in `dropped`.
+    #[inline]
+    pub fn datum(&mut self, id: MetricId, key: &[u8], time_ns: i64) -> &mut Datum {
+        let i = id.0 as usize;
+        let m = &self.metrics[i];
+        if self.max_series == 0 || m.def.limit > 0 || key.is_empty() {
+            return self.metrics[i].datum(key, time_ns);
+        }
+        if let Some(ix) = m.series.get_index_of(key) {
+            return &mut self.metrics[i].series[ix];
+        }
+        if self.unlimited_series() >= self.max_series {
+            self.dropped += 1;
+            if !self.capped {
+                self.capped = true;
+                tracing::warn!(
+                    "{}: {} series, the --max_series cap: updates of new label sets are dropped \
+                     (counted in logmill_series_dropped_total); declare `limit` on metrics with \
+                     unbounded labels",
+                    m.def.program,
+                    self.max_series
+                );
+            }
+            return self.metrics[i].spare(time_ns);
+        }
+        self.metrics[i].datum(key, time_ns)
+    }
+
+    /// Series in the metrics without `limit`.
+    fn unlimited_series(&self) -> usize {
+        self.metrics
+            .iter()
+            .filter(|m| m.def.limit == 0)
+            .map(|m| m.series.len())
+            .sum()
+    }
+
+    /// Updates refused by `max_series` since the last call.
+    pub fn take_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped)
     }
 
     /// Run [`Metric::gc`] on every metric; returns how many series were removed.
@@ -296,15 +451,43 @@ mod tests {
 
     #[test]
     fn gc_enforces_limit_dropping_least_recently_updated() {
-        let mut d = def(MetricKind::Counter, &["a"], ValueType::Int);
-        d.limit = 2;
+        let d = def(MetricKind::Counter, &["a"], ValueType::Int);
         let mut m = Metric::new(d);
         for (v, t) in [("old", 10), ("new", 30), ("mid", 20), ("newest", 40)] {
             m.datum(&key(v), t);
         }
+        // A reload carried 4 series into a metric now declared with `limit 2`.
+        m.def.limit = 2;
         assert_eq!(m.gc(50), 2);
+        assert_eq!(m.take_evictions(), 2);
         let left: Vec<Vec<String>> = m.series.keys().map(|k| labels::strings(k)).collect();
         assert_eq!(left, vec![vec!["new"], vec!["newest"]]);
+    }
+
+    #[test]
+    fn a_new_series_past_the_limit_replaces_the_least_recently_updated() {
+        let mut d = def(MetricKind::Counter, &["a"], ValueType::Int);
+        d.limit = 3;
+        let mut m = Metric::new(d);
+        for (v, t) in [("a", 10), ("b", 20), ("c", 30)] {
+            m.datum(&key(v), t);
+        }
+        m.datum(&key("a"), 40).time_ns = 40;
+        m.datum(&key("d"), 50);
+        let left: Vec<Vec<String>> = m.series.keys().map(|k| labels::strings(k)).collect();
+        assert_eq!(
+            left,
+            vec![vec!["a"], vec!["d"], vec!["c"]],
+            "d took b's place"
+        );
+        m.datum(&key("e"), 60);
+        m.delete(&key("e"));
+        m.datum(&key("f"), 70);
+        m.datum(&key("g"), 80);
+        assert_eq!(m.series.len(), 3);
+        assert_eq!(m.take_evictions(), 3);
+        let left: Vec<Vec<String>> = m.series.keys().map(|k| labels::strings(k)).collect();
+        assert_eq!(left, vec![vec!["g"], vec!["d"], vec!["f"]]);
     }
 
     #[test]

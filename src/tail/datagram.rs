@@ -48,9 +48,9 @@ pub async fn run(socket: Socket, sink: Sink, mut stop: watch::Receiver<bool>) {
             _ = crate::tail::stopped(&mut stop) => return,
         };
         let mut lines = Lines::new();
-        let mut splitter = LineSplitter::new();
-        splitter.feed(&buf[..n], |l| lines.push(l));
-        splitter.finish(|l| lines.push(l));
+        let mut splitter = LineSplitter::with_max(sink.source.max_line);
+        splitter.feed_lines(&buf[..n], &mut lines);
+        splitter.finish_lines(&mut lines);
         sink.send(lines, None).await;
     }
 }

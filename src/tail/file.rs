@@ -13,6 +13,10 @@
 //! last unterminated line is delivered when it is closed). Each batch of `cur` carries a [`Mark`]:
 //! the offset after its last complete line, which is what a checkpoint stores.
 //!
+//! A path that holds something else than a regular file (a directory put in place of the log)
+//! is treated like a missing path: the file read so far is drained, and one [`Event::Error`] is
+//! emitted when the path turns into the other thing, not at every poll.
+//!
 //! What copytruncate can miss: the lines written after the last poll before the truncation
 //! (at most one poll interval of writes), and, if the writer writes at least as many bytes as
 //! had been read within one poll interval after the truncation, the truncation is not seen and
@@ -73,6 +77,10 @@ pub struct Follower {
     draining: Vec<Open>,
     buf: Vec<u8>,
     grace: Duration,
+    /// `--max_line_length`.
+    max_line: usize,
+    /// The path holds something else than a regular file (reported once).
+    not_file: bool,
 }
 
 thread_local! {
@@ -99,7 +107,15 @@ impl Follower {
             draining: Vec::new(),
             buf: Vec::new(),
             grace: DEFAULT_GRACE,
+            max_line: super::lines::DEFAULT_MAX_LINE,
+            not_file: false,
         }
+    }
+
+    /// Cut lines at `max` bytes (`--max_line_length`).
+    pub fn with_max_line(mut self, max: usize) -> Follower {
+        self.max_line = max;
+        self
     }
 
     pub fn with_grace(mut self, grace: Duration) -> Follower {
@@ -142,6 +158,7 @@ impl Follower {
         }
         match std::fs::metadata(&self.path) {
             Ok(m) if m.is_file() => {
+                self.not_file = false;
                 let id = file_id(&m);
                 match self.cur.as_mut() {
                     None => {
@@ -174,20 +191,36 @@ impl Follower {
                     more |= read(cur, &mut self.buf, Some(&self.key), now, emit);
                 }
             }
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                if self.start.is_some() {
-                    // Never opened: a file created later at the path is new, read it whole.
-                    self.start = Some(Start::Beginning);
+            Ok(m) => {
+                if !self.not_file {
+                    self.not_file = true;
+                    let what = if m.is_dir() {
+                        "a directory"
+                    } else {
+                        "not a regular file"
+                    };
+                    emit(Event::Error(std::io::Error::other(format!(
+                        "the path is {what}; waiting for a file"
+                    ))));
                 }
-                if let Some(mut old) = self.cur.take() {
-                    old.last_data = now;
-                    self.draining.push(old);
-                }
+                self.lost_path(now);
             }
+            Err(e) if e.kind() == ErrorKind::NotFound => self.lost_path(now),
             Err(e) => emit(Event::Error(e)),
         }
         more | self.drain(now, emit)
+    }
+
+    /// No regular file at the path (deleted, renamed away, replaced by something else).
+    fn lost_path(&mut self, now: Instant) {
+        if self.start.is_some() {
+            // Never opened: a file created later at the path is new, read it whole.
+            self.start = Some(Start::Beginning);
+        }
+        if let Some(mut old) = self.cur.take() {
+            old.last_data = now;
+            self.draining.push(old);
+        }
     }
 
     /// Read the files that left the path; close those quiet for the grace period.
@@ -204,7 +237,7 @@ impl Follower {
                 return true;
             }
             let mut lines = Lines::new();
-            d.splitter.finish(|l| lines.push(l));
+            d.splitter.finish_lines(&mut lines);
             if !lines.is_empty() {
                 emit(Event::Lines(lines, None));
             }
@@ -243,7 +276,7 @@ impl Follower {
                                 file: f,
                                 id: pos.id,
                                 offset: pos.offset,
-                                splitter: LineSplitter::new(),
+                                splitter: LineSplitter::with_max(self.max_line),
                                 last_data: now,
                             });
                         }
@@ -262,7 +295,7 @@ impl Follower {
             file,
             id,
             offset,
-            splitter: LineSplitter::new(),
+            splitter: LineSplitter::with_max(self.max_line),
             last_data: now,
         });
         emit(Event::Lines(
@@ -311,7 +344,7 @@ fn read(
         total += n as u64;
         o.last_data = now;
         let mut lines = Lines::with_capacity(n + o.splitter.pending());
-        o.splitter.feed(&buf[..n], |l| lines.push(l));
+        o.splitter.feed_lines(&buf[..n], &mut lines);
         let mark = key.map(|k| {
             Mark::File(FilePos {
                 path: k.to_string(),

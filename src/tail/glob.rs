@@ -27,6 +27,8 @@ pub struct Options {
     pub resume: BTreeMap<String, FilePos>,
     /// notify wake-ups (else polling alone).
     pub notify: bool,
+    /// `--max_line_length`.
+    pub max_line: usize,
 }
 
 enum Wake {
@@ -197,7 +199,7 @@ fn run(
                     entries.insert(
                         path.clone(),
                         Entry {
-                            follower: Follower::new(path, start),
+                            follower: Follower::new(path, start).with_max_line(opts.max_line),
                             sink,
                             plain: !has_glob(pattern),
                             last_error: None,

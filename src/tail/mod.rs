@@ -36,6 +36,8 @@ pub const CHUNK: usize = 128 * 1024;
 pub struct Lines {
     data: Vec<u8>,
     ends: Vec<u32>,
+    /// How many of the lines were cut at `--max_line_length`.
+    pub long: u64,
 }
 
 impl Lines {
@@ -48,6 +50,7 @@ impl Lines {
         Lines {
             data: Vec::with_capacity(bytes),
             ends: Vec::with_capacity(bytes / 64),
+            long: 0,
         }
     }
 
@@ -121,6 +124,10 @@ pub struct Source {
     pub errors: IntCounter,
     pub rotations: IntCounter,
     pub truncations: IntCounter,
+    /// Lines cut at `--max_line_length`.
+    pub long_lines: IntCounter,
+    /// `--max_line_length`: the longest line handed to the programs.
+    pub max_line: usize,
 }
 
 impl Source {
@@ -251,7 +258,7 @@ pub async fn pump(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; CHUNK];
-    let mut splitter = LineSplitter::new();
+    let mut splitter = LineSplitter::with_max(sink.source.max_line);
     loop {
         let n = tokio::select! {
             biased;
@@ -268,11 +275,11 @@ pub async fn pump(
         };
         let mut lines = Lines::with_capacity(n + splitter.pending());
         if n == 0 {
-            splitter.finish(|l| lines.push(l));
+            splitter.finish_lines(&mut lines);
             sink.send(lines, None).await;
             return;
         }
-        splitter.feed(&buf[..n], |l| lines.push(l));
+        splitter.feed_lines(&buf[..n], &mut lines);
         sink.send(lines, None).await;
     }
 }

@@ -11,7 +11,7 @@ pub fn spawn(sink: Sink) {
         .spawn(move || {
             let mut stdin = std::io::stdin().lock();
             let mut buf = vec![0u8; CHUNK];
-            let mut splitter = LineSplitter::new();
+            let mut splitter = LineSplitter::with_max(sink.source.max_line);
             loop {
                 let n = match stdin.read(&mut buf) {
                     Ok(n) => n,
@@ -24,11 +24,11 @@ pub fn spawn(sink: Sink) {
                 };
                 let mut lines = Lines::new();
                 if n == 0 {
-                    splitter.finish(|l| lines.push(l));
+                    splitter.finish_lines(&mut lines);
                     sink.blocking_send(lines, None);
                     return;
                 }
-                splitter.feed(&buf[..n], |l| lines.push(l));
+                splitter.feed_lines(&buf[..n], &mut lines);
                 sink.blocking_send(lines, None);
             }
         });

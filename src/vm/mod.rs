@@ -26,6 +26,10 @@ pub struct VmOptions {
     pub syslog_use_current_year: bool,
     /// The zone of times parsed without an offset.
     pub zone: Zone,
+    /// `--max_line_length`: lines are cut at this many bytes by whoever splits them.
+    pub max_line_length: usize,
+    /// `--max_series`: most series one program holds in metrics without `limit` (0: no cap).
+    pub max_series: usize,
 }
 
 impl Default for VmOptions {
@@ -33,6 +37,8 @@ impl Default for VmOptions {
         VmOptions {
             syslog_use_current_year: true,
             zone: Zone::utc(),
+            max_line_length: crate::tail::lines::DEFAULT_MAX_LINE,
+            max_series: 0,
         }
     }
 }
@@ -147,7 +153,8 @@ pub struct Vm {
 
 impl Vm {
     pub fn new(prog: Arc<Program>, opts: VmOptions) -> Vm {
-        let store = ProgramStore::new(&prog.metrics);
+        let mut store = ProgramStore::new(&prog.metrics);
+        store.max_series = opts.max_series;
         let layouts = prog
             .layouts
             .iter()
@@ -192,6 +199,10 @@ impl Vm {
 
     pub fn program(&self) -> &Arc<Program> {
         &self.prog
+    }
+
+    pub fn options(&self) -> &VmOptions {
+        &self.opts
     }
 
     /// Run the program on one line (without its newline). `file` is what `getfilename()` returns.
@@ -369,8 +380,7 @@ impl Vm {
                 Op::Load(m, n) => {
                     let t = self.stamp();
                     self.build_key(n, line, file, &prog)?;
-                    let metric = self.store.metric(m);
-                    let d = metric.datum(&self.key, t);
+                    let d = self.store.datum(m, &self.key, t);
                     let v = match &d.value {
                         Value::Int(i) => Val::Int(*i),
                         Value::Float(f) => Val::Float(*f),
@@ -397,9 +407,8 @@ impl Vm {
                         scratch: &self.scratch,
                         consts: &prog.strings,
                     };
-                    let metric = self.store.metric(m);
-                    let def_kind = metric.def.kind;
-                    let d = metric.datum(&self.key, t);
+                    let def_kind = prog.metrics[m.0 as usize].kind;
+                    let d = self.store.datum(m, &self.key, t);
                     d.time_ns = t;
                     match (*op, &mut d.value, v) {
                         (Op::Observe(..), Value::Hist(h), v) => {
@@ -434,7 +443,7 @@ impl Vm {
                 Op::Inc(m, n) | Op::Dec(m, n) => {
                     let t = self.stamp();
                     self.build_key(n, line, file, &prog)?;
-                    let d = self.store.metric(m).datum(&self.key, t);
+                    let d = self.store.datum(m, &self.key, t);
                     d.time_ns = t;
                     let delta = if matches!(op, Op::Inc(..)) { 1 } else { -1 };
                     match &mut d.value {
