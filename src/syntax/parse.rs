@@ -76,9 +76,11 @@ fn recover(src: &str, first: pest::error::Error<Rule>) -> Vec<Diagnostic> {
         if line.trim().is_empty() || line.contains(['{', '}']) {
             break;
         }
+        // One space per byte, so later errors keep the original text's byte offsets (spans
+        // into `src`, on its character boundaries).
         let blank: String = line
-            .chars()
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .bytes()
+            .map(|b| if b == b'\t' { '\t' } else { ' ' })
             .collect();
         text.replace_range(line_start..line_end, &blank);
         match MtailParser::parse(Rule::program, &text) {
