@@ -44,23 +44,8 @@ fn show_yaml(truth: &Json) -> String {
     y
 }
 
-/// The result vector of an instant query, or `None` if Prometheus did not answer `success`.
-fn query(api: &Target, promql: &str) -> Option<Vec<Json>> {
-    let mut q = String::new();
-    for b in promql.bytes() {
-        if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
-            q.push(b as char);
-        } else {
-            q.push_str(&format!("%{b:02X}"));
-        }
-    }
-    let r = get(api, &format!("/api/v1/query?query={q}"), &[]);
-    let v: Json = serde_json::from_str(&r.body).ok()?;
-    (v["status"] == "success").then(|| v["data"]["result"].as_array().cloned().unwrap_or_default())
-}
-
 fn scalar(api: &Target, promql: &str) -> Option<f64> {
-    query(api, promql)?.first()?["value"][1]
+    prometheus_query(api, promql)?.first()?["value"][1]
         .as_str()?
         .parse()
         .ok()
@@ -193,7 +178,8 @@ fn dashboard_queries_run_on_a_real_prometheus_scraping_reaction_prog() {
                 .replace("$__range", "1h")
                 .replace("$instance", ".*")
                 .replace("$stream", ".*");
-            let result = query(&api, &e).unwrap_or_else(|| panic!("Prometheus rejected {expr}"));
+            let result =
+                prometheus_query(&api, &e).unwrap_or_else(|| panic!("Prometheus rejected {expr}"));
             ran += 1;
             if result.is_empty() {
                 eprintln!("no data (yet) for {expr}");

@@ -153,21 +153,7 @@ fn start_prometheus(prometheus: &Path, dir: &Path, nginx_port: u16, port: u16) -
 
 /// The value of the single series a PromQL query returns, if there is exactly one.
 fn query(prometheus: &Target, promql: &str) -> Option<(serde_json::Value, String)> {
-    let mut q = String::new();
-    for b in promql.bytes() {
-        if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
-            q.push(b as char);
-        } else {
-            q.push_str(&format!("%{b:02X}"));
-        }
-    }
-    let r = get(prometheus, &format!("/api/v1/query?query={q}"), &[]);
-    if r.status != 200 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_str(&r.body).ok()?;
-    let result = v["data"]["result"].as_array()?;
-    match result.as_slice() {
+    match prometheus_query(prometheus, promql)?.as_slice() {
         [one] => Some((one["metric"].clone(), one["value"][1].as_str()?.to_string())),
         _ => None,
     }

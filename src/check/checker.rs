@@ -792,18 +792,7 @@ impl<'a> Checker<'a> {
                 };
                 self.consts[i].used = true;
                 let text = self.consts[i].text.clone();
-                match self.regex(text, e.span, true, true) {
-                    Some(regex) => Expr {
-                        kind: ExprKind::Match {
-                            regex,
-                            subject: None,
-                            negated: false,
-                        },
-                        ty: Type::Bool,
-                        span: e.span,
-                    },
-                    None => Self::poison(e.span),
-                }
+                self.match_line_text(text, e.span, e.span)
             }
             _ => self.expr(e),
         }
@@ -813,7 +802,13 @@ impl<'a> Checker<'a> {
         let Some(text) = self.pattern_text(p, None) else {
             return Self::poison(span);
         };
-        match self.regex(text, p.span, true, true) {
+        self.match_line_text(text, p.span, span)
+    }
+
+    /// Match the regex `text` (written at `at`) against the input line; its captures are
+    /// declared in the current scope.
+    fn match_line_text(&mut self, text: String, at: Span, span: Span) -> Expr {
+        match self.regex(text, at, true, true) {
             Some(regex) => Expr {
                 kind: ExprKind::Match {
                     regex,

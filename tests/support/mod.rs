@@ -265,3 +265,22 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The result vector of an instant PromQL query to a Prometheus server, or `None` unless it
+/// answered `success`.
+pub fn prometheus_query(api: &Target, promql: &str) -> Option<Vec<serde_json::Value>> {
+    let mut q = String::new();
+    for b in promql.bytes() {
+        if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+            q.push(b as char);
+        } else {
+            q.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let r = get(api, &format!("/api/v1/query?query={q}"), &[]);
+    if r.status != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&r.body).ok()?;
+    (v["status"] == "success").then(|| v["data"]["result"].as_array().cloned().unwrap_or_default())
+}
