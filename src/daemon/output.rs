@@ -15,6 +15,9 @@ pub enum Format {
 
 /// The text of the metrics file.
 pub fn render(state: &State, format: Format, emit_prog_label: bool) -> String {
+    // Own metrics first: the feeder applies a batch to the store before it counts it, so the
+    // store copied afterwards holds at least every line these counters count.
+    let own = state.registry.gather();
     let snapshot = state.snapshot();
     let metrics: Vec<_> = snapshot.iter().collect();
     match format {
@@ -26,7 +29,7 @@ pub fn render(state: &State, format: Format, emit_prog_label: bool) -> String {
             };
             let mut text = export::prometheus::render(&metrics, &opts);
             let own = prometheus::TextEncoder::new()
-                .encode_to_string(&state.registry.gather())
+                .encode_to_string(&own)
                 .unwrap_or_default();
             text.push_str(&own);
             text

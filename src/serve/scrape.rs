@@ -13,8 +13,10 @@ pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The body of a scrape and its content type.
 pub fn render(state: &State, format: Exposition, opts: &text::Options) -> (Vec<u8>, &'static str) {
-    let snapshot = state.snapshot();
+    // Own metrics first: the feeder applies a batch to the store before it counts it, so the
+    // store copied afterwards holds at least every line these counters count.
     let own = state.registry.gather();
+    let snapshot = state.snapshot();
     render_snapshot(&snapshot, &own, format, opts)
 }
 
