@@ -94,7 +94,8 @@ pub struct Flags {
     #[arg(long = "max_series", alias = "max-series", default_value_t = DEFAULT_MAX_SERIES)]
     pub max_series: usize,
 
-    /// Daemon: how often the store drops series past a `limit` or `del … after` expiry (0: never).
+    /// Daemon: the periodic store sweep; `del … after` series also go the instant they expire
+    /// (0: no sweep and no expiry).
     #[arg(
         long = "expired_metrics_gc_interval",
         alias = "expired-metrics-gc-interval",

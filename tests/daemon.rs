@@ -356,3 +356,37 @@ fn self_metrics_count_lines_bytes_runtime_errors_and_time() {
     assert_eq!(counter(&t, "n"), 12);
     d.stop_prometheus();
 }
+
+#[test]
+fn del_after_expires_each_series_when_it_is_due_not_at_the_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("l.log");
+    std::fs::write(&log, "").unwrap();
+    // The line's time (`settime`) is the series' time, so each expiry is known in advance.
+    let program = "counter seen by k\n\
+                   /^(?P<t>\\d+) (?P<k>\\S+)$/ {\n  settime($t)\n  seen[$k]++\n  del seen[$k] after 10s\n}\n";
+    // The periodic sweep is an hour away: only the expiry timer can remove anything.
+    let flags = ["--expired_metrics_gc_interval=1h"];
+    let d = Daemon::start(dir.path(), program, &[log.to_str().unwrap()], &flags);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // `soon` expires 10 s after now - 4, `later` 10 s after now + 6.
+    let (soon_due, later_due) = (now + 6, now + 16);
+    append(&log, &format!("{} soon\n{} later\n", now - 4, now + 6));
+    let present = |t: &str, k: &str| sample(t, &format!("seen{{k=\"{k}\",prog=\"p.mtail\"}}"));
+    d.wait_for(|t| present(t, "soon").is_some() && present(t, "later").is_some());
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let t = d.wait_for(|t| present(t, "soon").is_none());
+    assert!(unix_now() >= soon_due as f64, "removed before its expiry");
+    assert_eq!(present(&t, "later"), Some(1.0), "not due yet:\n{t}");
+    d.wait_for(|t| present(t, "later").is_none());
+    assert!(unix_now() >= later_due as f64, "removed before its expiry");
+    d.stop_prometheus();
+}

@@ -103,7 +103,6 @@ fn dashboard_queries_run_on_a_real_prometheus_scraping_reaction_prog() {
             .arg(&log)
             .arg("--logs_from_start")
             .arg("--logs=cmd:1s:reaction show")
-            .arg("--expired_metrics_gc_interval=15s")
             .args(["--address", "127.0.0.1", "--port", &port.to_string()])
             .env("PATH", path)
             .stdin(Stdio::null())

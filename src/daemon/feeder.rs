@@ -14,7 +14,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Runtime errors of a program are logged at most this often.
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -29,6 +29,8 @@ pub struct Feeder {
     pub log_runtime_errors: bool,
     /// Threads a batch may use to run the programs (the cores).
     pub workers: usize,
+    /// The earliest `del … after` expiry over the programs, for the expiry timer.
+    pub next_expiry: watch::Sender<Option<i64>>,
 }
 
 struct ProgHandles {
@@ -38,6 +40,8 @@ struct ProgHandles {
     /// `logmill_metric_evictions_total`, labelled with this program's name and a metric's.
     evictions: IntCounterVec,
     series_dropped: IntCounter,
+    /// The program's earliest expiry, as of its last batch or GC.
+    next_expiry: Option<i64>,
 }
 
 /// Start the feeder thread; `done` fires when it has stopped (after saving the checkpoint).
@@ -67,6 +71,7 @@ impl Feeder {
                     mark,
                 } => {
                     self.feed(&source, &lines, &mut handles);
+                    self.publish_expiry(&handles, false);
                     if let Some(m) = mark {
                         dirty |= self.checkpoint.record(m);
                     }
@@ -81,21 +86,27 @@ impl Feeder {
                         let mut new_vm = new.vm.lock().unwrap_or_else(PoisonError::into_inner);
                         reload::inherit(&old_vm.store, &mut new_vm.store);
                     }
+                    for p in &programs {
+                        let mut vm = p.vm.lock().unwrap_or_else(PoisonError::into_inner);
+                        vm.store.refresh_expiry();
+                        handle(&mut handles, &self.metrics, p).next_expiry = vm.store.next_expiry();
+                    }
                     self.state.programs.store(Arc::new(programs));
+                    self.publish_expiry(&handles, false);
                     let _ = done.send(());
                 }
                 Msg::Gc => {
                     let now = jiff::Timestamp::now().as_nanosecond() as i64;
                     for p in self.state.programs.load().iter() {
-                        let removed =
-                            p.vm.lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .store
-                                .gc(now);
+                        let mut vm = p.vm.lock().unwrap_or_else(PoisonError::into_inner);
+                        let removed = vm.store.gc(now);
+                        handle(&mut handles, &self.metrics, p).next_expiry = vm.store.next_expiry();
+                        drop(vm);
                         if removed > 0 {
                             tracing::debug!("{}: GC removed {removed} series", p.name);
                         }
                     }
+                    self.publish_expiry(&handles, true);
                 }
                 Msg::Checkpoint => {
                     if dirty {
@@ -109,6 +120,21 @@ impl Feeder {
         if dirty {
             self.save_checkpoint();
         }
+    }
+
+    /// Tell the expiry timer the earliest expiry over the running programs: when it changed,
+    /// or `always` (after a GC, so the timer knows the GC ran).
+    fn publish_expiry(&self, handles: &HashMap<String, ProgHandles>, always: bool) {
+        let programs = self.state.programs.load();
+        let next = programs
+            .iter()
+            .filter_map(|p| handles.get(&p.name)?.next_expiry)
+            .min();
+        self.next_expiry.send_if_modified(|cur| {
+            let changed = *cur != next;
+            *cur = next;
+            changed || always
+        });
     }
 
     fn save_checkpoint(&self) {
@@ -182,6 +208,7 @@ fn handle<'a>(
                 last_logged: None,
                 evictions: metrics.metric_evictions.clone(),
                 series_dropped: metrics.series_dropped.with_label_values(&[&p.name]),
+                next_expiry: None,
             },
         );
     }
@@ -213,6 +240,7 @@ fn run_batch(p: &Loaded, source: &Source, lines: &Lines, h: &mut ProgHandles, lo
                 .inc_by(n);
         }
     }
+    h.next_expiry = vm.store.next_expiry();
     let dropped = vm.store.take_dropped();
     if dropped > 0 {
         h.series_dropped.inc_by(dropped);

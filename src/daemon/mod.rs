@@ -4,11 +4,13 @@
 //! Sources (`crate::tail`) send batches of lines over a bounded channel to the feeder thread
 //! (`feeder`), which runs every program on them; the bounded channel makes fast sources wait
 //! for the programs instead of piling up memory. Control messages travel on the same channel,
-//! so a reload, a GC pass or a checkpoint happens between two batches. Stopping: the sources
+//! so a reload, a GC pass or a checkpoint happens between two batches; the GC runs when the
+//! first `del … after` series expires (`expiry`) and at least every `gc_interval`. Stopping: the sources
 //! stop reading, the feeder runs what was read, saves the checkpoint, and the metrics file is
 //! written.
 
 pub mod checkpoint;
+pub mod expiry;
 pub mod feeder;
 pub mod metrics;
 pub mod output;
@@ -133,6 +135,7 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
 
     let (tx, rx) = mpsc::channel(QUEUE);
     let (stop_tx, stop) = watch::channel(false);
+    let (expiry_tx, expiry_rx) = watch::channel(None);
     let feeder_done = feeder::spawn(
         feeder::Feeder {
             state: Arc::clone(&state),
@@ -141,6 +144,7 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
             checkpoint: resume.clone(),
             log_runtime_errors: opts.log_runtime_errors,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            next_expiry: expiry_tx,
         },
         rx,
     );
@@ -226,8 +230,8 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
         )
     });
     tasks.spawn(reloader.run(tx.clone(), stop.clone(), opts.notify));
-    if let Some(every) = opts.gc_interval {
-        ticker(&mut tasks, every, tx.clone(), stop.clone(), || Msg::Gc);
+    if let Some(sweep) = opts.gc_interval {
+        tasks.spawn(expiry::run(sweep, expiry_rx, tx.clone(), stop.clone()));
     }
     if opts.checkpoint_dir.is_some() {
         let every = opts.checkpoint_interval;

@@ -101,6 +101,16 @@ pub struct Datum {
     pub expiry_ns: Option<i64>,
 }
 
+impl Datum {
+    /// When a `del … after D` datum expires: the first instant more than D after its last
+    /// update (mtail removes a datum when `now - time > D`).
+    #[inline]
+    pub fn expires_at(&self) -> Option<i64> {
+        self.expiry_ns
+            .map(|after| self.time_ns.saturating_add(after).saturating_add(1))
+    }
+}
+
 pub type Series = IndexMap<Box<[u8]>, Datum, foldhash::fast::RandomState>;
 
 /// A declared metric with its series.
@@ -272,14 +282,17 @@ impl Metric {
     pub fn gc(&mut self, now_ns: i64) -> usize {
         let before = self.series.len();
         self.enforce_limit();
-        self.series.retain(|_, d| match d.expiry_ns {
-            Some(after) => now_ns.saturating_sub(d.time_ns) <= after,
-            None => true,
-        });
+        self.series
+            .retain(|_, d| d.expires_at().is_none_or(|deadline| now_ns < deadline));
         if self.series.len() != before {
             self.victims.clear();
         }
         before - self.series.len()
+    }
+
+    /// The earliest time a series of this metric expires, if any has a `del … after`.
+    pub fn next_expiry(&self) -> Option<i64> {
+        self.series.values().filter_map(Datum::expires_at).min()
     }
 
     /// Past `limit` (a series set carried over by a reload): drop the least recently updated.
@@ -333,6 +346,10 @@ pub struct ProgramStore {
     pub dropped: u64,
     /// The cap was reached (and said so once).
     capped: bool,
+    /// No series expires before this (Unix ns); `None`: no series has an expiry. Kept by
+    /// [`ProgramStore::expire_after`] and [`ProgramStore::gc`], so an owner can run the GC when
+    /// the first series expires instead of sweeping on a schedule.
+    next_expiry: Option<i64>,
 }
 
 impl ProgramStore {
@@ -393,7 +410,30 @@ impl ProgramStore {
 
     /// Run [`Metric::gc`] on every metric; returns how many series were removed.
     pub fn gc(&mut self, now_ns: i64) -> usize {
-        self.metrics.iter_mut().map(|m| m.gc(now_ns)).sum()
+        let removed = self.metrics.iter_mut().map(|m| m.gc(now_ns)).sum();
+        self.refresh_expiry();
+        removed
+    }
+
+    /// `del m[k…] after D`: the existing series of `key` expires D ns after its last update.
+    /// `None` when the series does not exist.
+    pub fn expire_after(&mut self, id: MetricId, key: &[u8], after_ns: i64) -> Option<()> {
+        let d = self.metrics[id.0 as usize].series.get_mut(key)?;
+        d.expiry_ns = Some(after_ns);
+        let deadline = d.expires_at()?;
+        self.next_expiry = Some(self.next_expiry.map_or(deadline, |n| n.min(deadline)));
+        Some(())
+    }
+
+    /// No series expires before this instant (Unix ns); `None` when none has an expiry. An
+    /// update can only move a series' expiry later, so this may be early, never late.
+    pub fn next_expiry(&self) -> Option<i64> {
+        self.next_expiry
+    }
+
+    /// Find the earliest expiry again (after the series changed wholesale, as a reload does).
+    pub fn refresh_expiry(&mut self) {
+        self.next_expiry = self.metrics.iter().filter_map(Metric::next_expiry).min();
     }
 }
 
@@ -499,6 +539,39 @@ mod tests {
         assert_eq!(m.gc(200), 1);
         assert_eq!(m.series.len(), 2);
         assert!(m.series.get(&key("stale")[..]).is_none());
+    }
+
+    #[test]
+    fn the_store_knows_when_the_first_series_expires() {
+        let gauge = def(MetricKind::Gauge, &["a"], ValueType::Int);
+        let mut s = ProgramStore::new(&[gauge.clone(), gauge]);
+        let (m0, m1) = (MetricId(0), MetricId(1));
+        assert_eq!(s.next_expiry(), None);
+        assert_eq!(s.expire_after(m0, &key("absent"), 5), None);
+        s.datum(m0, &key("x"), 100);
+        s.datum(m1, &key("y"), 100);
+        s.datum(m1, &key("z"), 100);
+        s.expire_after(m0, &key("x"), 50).unwrap();
+        assert_eq!(
+            s.next_expiry(),
+            Some(151),
+            "the first instant past 100 + 50"
+        );
+        s.expire_after(m1, &key("y"), 10).unwrap();
+        assert_eq!(s.next_expiry(), Some(111));
+        s.expire_after(m1, &key("z"), 100).unwrap();
+        assert_eq!(s.next_expiry(), Some(111));
+        // Not yet: `now - time > after` is false at 110.
+        assert_eq!(s.gc(110), 0);
+        assert_eq!(s.next_expiry(), Some(111));
+        assert_eq!(s.gc(111), 1);
+        assert_eq!(s.next_expiry(), Some(151));
+        // An update moves a series' expiry later; the GC at the old instant finds the new one.
+        s.datum(m0, &key("x"), 140).time_ns = 140;
+        assert_eq!(s.gc(151), 0);
+        assert_eq!(s.next_expiry(), Some(191));
+        assert_eq!(s.gc(1_000), 2);
+        assert_eq!(s.next_expiry(), None);
     }
 
     #[test]

@@ -458,9 +458,8 @@ impl Vm {
                 }
                 Op::Expire(m, n, ns) => {
                     self.build_key(n, line, file, &prog)?;
-                    match self.store.metric(m).series.get_mut(&self.key[..]) {
-                        Some(d) => d.expiry_ns = Some(ns),
-                        None => return Err("No datum for given labelvalues".into()),
+                    if self.store.expire_after(m, &self.key, ns).is_none() {
+                        return Err("No datum for given labelvalues".into());
                     }
                 }
                 Op::Len => {
