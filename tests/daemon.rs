@@ -328,10 +328,15 @@ fn self_metrics_count_lines_bytes_runtime_errors_and_time() {
     let d = Daemon::start(dir.path(), program, &[log.to_str().unwrap()], &[]);
     append(&log, "12\njunk\n");
     let file = log.to_str().unwrap();
-    // One write shows the store and the own counters at nearly the same moment: wait for both.
+    // One write gathers the own metrics one collector after the other while the feeder runs
+    // (the histogram may be read before a batch, the line counter after): wait for them all.
     let t = d.wait_for(|t| {
         sample(t, &format!("logmill_log_lines_total{{logfile=\"{file}\"}}")) == Some(2.0)
             && sample(t, "logmill_prog_runtime_errors_total{prog=\"p.mtail\"}") == Some(1.0)
+            && sample(
+                t,
+                "logmill_vm_line_processing_duration_seconds_count{prog=\"p.mtail\"}",
+            ) == Some(2.0)
             && counter(t, "n") == 12
     });
     assert_eq!(
