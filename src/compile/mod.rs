@@ -7,6 +7,7 @@
 
 pub mod bytecode;
 mod codegen;
+pub mod runs;
 
 use crate::check;
 use crate::store::MetricDef;
@@ -29,14 +30,17 @@ pub struct Regex {
     pub captures: Option<CaptureEngine>,
 }
 
-/// Capture extraction for one regex. A regex anchored at the start of its subject (`^…`) runs
-/// the bounded backtracker alone, anchored: no DFA pass to find the match first (the line set,
-/// or the backtracker itself, rejects lines that do not match). Others, and subjects too long
-/// for the backtracker, use the meta engine. Both fill the same capture slots.
+/// Capture extraction for one regex. A regex anchored at the start of its subject (`^…`) is
+/// searched anchored, with no DFA pass to find the match first (the line set, or the search
+/// itself, rejects lines that do not match): by the [`runs::RunMatcher`] when the pattern is made
+/// of literals and class runs and the subject is ASCII, else by the bounded backtracker. Other
+/// regexes, and subjects too long for the backtracker, use the meta engine. All fill the same
+/// capture slots.
 #[derive(Debug, Clone)]
 pub struct CaptureEngine {
     pub meta: meta::Regex,
     pub anchored: Option<regex_automata::nfa::thompson::backtrack::BoundedBacktracker>,
+    pub runs: Option<runs::RunMatcher>,
 }
 
 impl CaptureEngine {
@@ -74,7 +78,12 @@ impl CaptureEngine {
         } else {
             None
         };
-        Ok(CaptureEngine { meta, anchored })
+        let runs = runs::RunMatcher::new(pattern);
+        Ok(CaptureEngine {
+            meta,
+            anchored,
+            runs,
+        })
     }
 }
 

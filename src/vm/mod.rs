@@ -73,6 +73,8 @@ struct Captures {
     slots: Vec<Option<NonMaxUsize>>,
     meta_cache: Option<meta::Cache>,
     backtrack_cache: Option<backtrack::Cache>,
+    /// The run matcher's backtracking stack.
+    run_stack: Vec<crate::compile::runs::Frame>,
     src: Src,
     base: u32,
     /// The line number (per VM) of the match; older captures read as "".
@@ -88,6 +90,7 @@ impl Captures {
             backtrack_cache: engine
                 .and_then(|e| e.anchored.as_ref())
                 .map(|b| b.create_cache()),
+            run_stack: Vec::new(),
             src: Src::Line,
             base: 0,
             line: 0,
@@ -818,9 +821,14 @@ fn capture(
     let Some(engine) = &regex.captures else {
         return regex.re.is_match(subject);
     };
+    let by_runs = engine
+        .runs
+        .as_ref()
+        .and_then(|r| r.search(subject, &mut c.slots, &mut c.run_stack));
     let input = Input::new(subject);
     let anchored = engine.anchored.as_ref().zip(c.backtrack_cache.as_mut());
     let found = match anchored {
+        _ if by_runs.is_some() => by_runs == Some(true),
         Some((bt, cache)) if subject.len() <= bt.max_haystack_len() => bt
             .try_search_slots(cache, &input.anchored(Anchored::Yes), &mut c.slots)
             .ok()
