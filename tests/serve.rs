@@ -1,7 +1,7 @@
 //! The HTTP server: every endpoint, content negotiation, both expositions through promtool and a
 //! strict OpenMetrics parser, the Unix socket's cases (stale, live, not a socket, mode,
-//! removal), TCP and socket at once, request limits, the cap on open connections, and
-//! graceful shutdown.
+//! removal), TCP and socket at once, request limits, the cap on open connections, idle
+//! connections, and graceful shutdown.
 
 mod support;
 
@@ -764,4 +764,56 @@ fn a_flood_of_connections_is_answered_or_closed_and_the_vm_goes_on() {
             "every fed line is counted"
         );
     }
+}
+
+/// Read until what was read ends with `end`.
+fn read_until(s: &mut Stream, end: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.ends_with(end) {
+        let n = s.read(&mut buf).expect("an answer");
+        assert!(
+            n > 0,
+            "closed early after {:?}",
+            String::from_utf8_lossy(&out)
+        );
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// A client cannot hold a slot by saying nothing: the header timeout closes a connection that
+/// never sends a byte, and a kept-alive one idle between requests; the slot then serves again.
+#[test]
+fn idle_connections_are_closed_by_the_header_timeout() {
+    let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
+    let config = ServeConfig {
+        header_read_timeout: Duration::from_secs(3),
+        max_connections: 1,
+        ..tcp_only()
+    };
+    let r = Running::start(config, state.clone()).unwrap();
+    let t = Target::Tcp(r.tcp.unwrap());
+
+    // Connects and sends nothing.
+    let s = Stream::open(&t).unwrap();
+    wait_open(&state, 1.0);
+    assert_eq!(request_on(s, b""), Outcome::Closed);
+    wait_open(&state, 0.0);
+
+    // Two requests on one kept-alive connection, then nothing.
+    let mut s = Stream::open(&t).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    for _ in 0..2 {
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let answer = read_until(&mut s, b"\r\n\r\nok\n");
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    }
+    assert_eq!(request_on(s, b""), Outcome::Closed);
+    wait_open(&state, 0.0);
+
+    // The one slot serves again, and nothing was refused on the way.
+    assert_eq!(get(&t, "/healthz", &[]).status, 200);
+    assert_eq!(own(&state, "logmill_http_connections_rejected_total"), 0.0);
 }
