@@ -171,6 +171,11 @@ pub struct Flags {
         default_value = "0660"
     )]
     pub unix_socket_mode: String,
+
+    /// Most HTTP connections open at once, TCP and socket together; one over the cap is closed
+    /// at once and counted (`logmill_http_connections_rejected_total`).
+    #[arg(long = "max_connections", alias = "max-connections", default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..), |n| n as usize))]
+    pub max_connections: usize,
 }
 
 /// Tools for writing programs.
@@ -413,6 +418,7 @@ impl Flags {
         )?;
         serve.emit_prog_label = self.emit_prog_label;
         serve.emit_timestamp = self.emit_metric_timestamp;
+        serve.max_connections = self.max_connections;
         Ok(Config {
             progs,
             logs: self.logs.into_iter().filter(|l| !l.is_empty()).collect(),
@@ -484,6 +490,7 @@ mod tests {
             .unwrap();
         assert_eq!(c.serve.tcp, Some((String::new(), 3903)));
         assert_eq!(c.serve.unix_socket_mode, 0o660);
+        assert_eq!(c.serve.max_connections, 256);
         let c = parse(&[
             "logmill",
             "-progs",
@@ -508,6 +515,14 @@ mod tests {
         .into_config()
         .unwrap();
         assert_eq!(c.serve.tcp, Some(("127.0.0.1".to_string(), 3903)));
+        for flag in ["--max_connections=16", "-max-connections=16"] {
+            let c = parse(&["logmill", "--progs", "p", "--compile_only", flag])
+                .into_config()
+                .unwrap();
+            assert_eq!(c.serve.max_connections, 16, "{flag}");
+        }
+        let zero = ["logmill", "--progs", "p", "--max_connections=0"];
+        assert!(Flags::try_parse_from(normalize_args(zero.map(String::from))).is_err());
         let bad = parse(&[
             "logmill",
             "--progs",

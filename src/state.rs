@@ -38,6 +38,8 @@ pub struct State {
     pub load_errors: Mutex<BTreeMap<String, String>>,
     /// The process's own metrics (`logmill_…`).
     pub registry: prometheus::Registry,
+    /// The HTTP servers' connection counts (registered in `registry` by the server).
+    pub connections: crate::serve::self_metrics::Connections,
     pub started: Instant,
 }
 
@@ -53,6 +55,7 @@ impl State {
             programs: ArcSwap::from_pointee(Vec::new()),
             load_errors: Mutex::new(BTreeMap::new()),
             registry: prometheus::Registry::new(),
+            connections: crate::serve::self_metrics::Connections::new(),
             started: Instant::now(),
         }
     }

@@ -1,14 +1,19 @@
 //! The HTTP server: every endpoint, content negotiation, both expositions through promtool and a
 //! strict OpenMetrics parser, the Unix socket's cases (stale, live, not a socket, mode,
-//! removal), TCP and socket at once, request limits, and graceful shutdown.
+//! removal), TCP and socket at once, request limits, the cap on open connections, idle
+//! connections, and graceful shutdown.
 
 mod support;
 
 use logmill::serve::{ServeConfig, ServeError};
-use std::io::Write;
+use logmill::state::State;
+use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use support::*;
 
 fn tcp_only() -> ServeConfig {
@@ -509,4 +514,306 @@ fn shutdown_lets_in_flight_scrapes_finish() {
     assert!(stopper.join().unwrap().unwrap().is_ok());
     // And nothing listens any more.
     assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+/// The value of one of the process's own metrics (no labels), read from the registry.
+fn own(state: &State, name: &str) -> f64 {
+    let families = state.registry.gather();
+    let Some(f) = families.iter().find(|f| f.name() == name) else {
+        panic!("{name} is not registered");
+    };
+    let m = &f.get_metric()[0];
+    match f.get_field_type() {
+        prometheus::proto::MetricType::COUNTER => m.get_counter().get_value(),
+        _ => m.get_gauge().get_value(),
+    }
+}
+
+/// Wait until `n` connections are open at the server.
+fn wait_open(state: &State, n: f64) {
+    wait_for(
+        Duration::from_secs(60),
+        &format!("{n} open connections"),
+        || (own(state, "logmill_http_connections") == n).then_some(()),
+    );
+}
+
+/// The value of an unlabelled series in a scraped body.
+fn scraped(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+}
+
+/// What became of a request.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    /// An answer with this status.
+    Answered(u16),
+    /// The server closed the connection (end of file or reset) without a byte of answer.
+    Closed,
+    /// Nothing came within the (generous) read timeout.
+    Hung,
+    /// Part of an answer, then an error.
+    Broken(String),
+}
+
+const GET_METRICS: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+/// Send `request` on an open connection and read until the server closes it.
+fn request_on(mut s: Stream, request: &[u8]) -> Outcome {
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    // A connection the server already closed may refuse the write; the read tells.
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    match s.read_to_end(&mut out) {
+        Ok(_) if out.is_empty() => Outcome::Closed,
+        Ok(_) => Outcome::Answered(parse(&out).status),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Outcome::Hung,
+        Err(_) if out.is_empty() => Outcome::Closed,
+        Err(e) => Outcome::Broken(format!("{e} after {out:?}")),
+    }
+}
+
+/// Open connections are capped across TCP and the socket together: one over the cap, on either
+/// listener, is closed unanswered and counted; a freed slot serves again.
+#[test]
+fn connections_over_the_cap_are_closed_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sock");
+    let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
+    let config = ServeConfig {
+        unix_socket: Some(path.clone()),
+        max_connections: 4,
+        // The idle clients below keep their slots for the whole test.
+        header_read_timeout: Duration::from_secs(600),
+        ..tcp_only()
+    };
+    let r = Running::start(config, state.clone()).unwrap();
+    let (tcp, unix) = (Target::Tcp(r.tcp.unwrap()), Target::Unix(path));
+
+    // Four clients that connect and send nothing: two on TCP, two on the socket.
+    let mut idle: Vec<Stream> = [&tcp, &tcp, &unix, &unix]
+        .into_iter()
+        .map(|t| Stream::open(t).unwrap())
+        .collect();
+    wait_open(&state, 4.0);
+    assert_eq!(own(&state, "logmill_http_connections_rejected_total"), 0.0);
+
+    // A fifth, on either listener, is closed without an answer.
+    for t in [&tcp, &unix] {
+        let outcome = request_on(Stream::open(t).unwrap(), GET_METRICS);
+        assert_eq!(outcome, Outcome::Closed, "{t:?}");
+    }
+
+    // One idle client leaves: its slot serves a scrape, which shows the count.
+    drop(idle.pop());
+    wait_open(&state, 3.0);
+    let m = get(&tcp, "/metrics", &[]);
+    assert_eq!(m.status, 200);
+    assert_eq!(
+        scraped(&m.body, "logmill_http_connections_rejected_total"),
+        Some(2.0),
+        "{}",
+        m.body
+    );
+    assert_eq!(scraped(&m.body, "logmill_http_connections"), Some(4.0));
+
+    // All gone: a normal scrape on either listener.
+    drop(idle);
+    for t in [&unix, &tcp] {
+        wait_open(&state, 0.0);
+        let m = get(t, "/metrics", &[]);
+        assert_eq!(m.status, 200, "{t:?}");
+        assert_eq!(scraped(&m.body, "logmill_http_connections"), Some(1.0));
+        assert!(m.body.contains("lines_total{prog=\"http.mtail\"} 5\n"));
+    }
+    assert_eq!(own(&state, "logmill_http_connections_rejected_total"), 2.0);
+}
+
+/// Many clients at once against a small cap, while a scraper keeps scraping and a program is
+/// fed lines: every request is answered 200 or closed, none hangs, every closed one is counted,
+/// no slot is left taken, the server answers afterwards and every fed line is counted.
+#[test]
+fn a_flood_of_connections_is_answered_or_closed_and_the_vm_goes_on() {
+    const FLOOD: usize = 200;
+    const CAP: usize = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sock");
+    let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
+    let config = ServeConfig {
+        unix_socket: Some(path.clone()),
+        max_connections: CAP,
+        // Only the cap closes connections here, not a client slow to send its request.
+        header_read_timeout: Duration::from_secs(600),
+        ..tcp_only()
+    };
+    let r = Running::start(config, state.clone()).unwrap();
+    let targets = [Target::Tcp(r.tcp.unwrap()), Target::Unix(path)];
+
+    let stop = Arc::new(AtomicBool::new(false));
+    // A feeder, as the daemon's tailer would be: one line at a time under the VM's lock.
+    let feeder = {
+        let (state, stop) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let program = state.programs.load()[0].clone();
+            let mut fed = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                program
+                    .vm
+                    .lock()
+                    .unwrap()
+                    .run_line(b"GET /fed 200 1", b"/var/log/x");
+                fed += 1;
+            }
+            fed
+        })
+    };
+    // A scraper, as Prometheus would be, on TCP and the socket in turn.
+    let scrapes_answered = Arc::new(AtomicUsize::new(0));
+    let scraper = {
+        let (targets, stop) = (targets.clone(), stop.clone());
+        let scrapes_answered = scrapes_answered.clone();
+        std::thread::spawn(move || {
+            let mut closed = 0usize;
+            for t in targets.iter().cycle() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                match request_on(Stream::open(t).unwrap(), GET_METRICS) {
+                    Outcome::Answered(200) => {
+                        scrapes_answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Outcome::Closed => closed += 1,
+                    other => panic!("a scrape on {t:?}: {other:?}"),
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            closed
+        })
+    };
+
+    // The flood: every client connects first, so the slots fill with clients yet to send.
+    let clients: Vec<Stream> = (0..FLOOD)
+        .map(|i| Stream::open(&targets[i % 2]).expect("connect"))
+        .collect();
+    wait_for(
+        Duration::from_secs(60),
+        "the server to take every connection",
+        || {
+            (own(&state, "logmill_http_connections_rejected_total") >= (FLOOD - CAP) as f64)
+                .then_some(())
+        },
+    );
+    let outcomes: Vec<Outcome> = clients
+        .into_iter()
+        .map(|mut s| {
+            let _ = s.write_all(GET_METRICS);
+            s
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|s| request_on(s, b""))
+        .collect();
+    let answered = outcomes
+        .iter()
+        .filter(|o| **o == Outcome::Answered(200))
+        .count();
+    let closed = outcomes.iter().filter(|o| **o == Outcome::Closed).count();
+    assert_eq!(
+        answered + closed,
+        FLOOD,
+        "neither 200 nor closed: {:?}",
+        outcomes
+            .iter()
+            .filter(|o| !matches!(o, Outcome::Answered(200) | Outcome::Closed))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        answered > 0 && closed > 0,
+        "{answered} answered, {closed} closed"
+    );
+
+    // The scraper is answered again while the feeder goes on.
+    let before = scrapes_answered.load(Ordering::Relaxed);
+    wait_for(Duration::from_secs(60), "a scrape after the flood", || {
+        (scrapes_answered.load(Ordering::Relaxed) > before).then_some(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    let fed = feeder.join().unwrap();
+    let scrapes_closed = scraper.join().unwrap();
+    eprintln!(
+        "flood: {answered} answered, {closed} closed; scrapes: {} answered, {scrapes_closed} \
+         closed; {fed} lines fed",
+        scrapes_answered.load(Ordering::Relaxed)
+    );
+    assert!(fed > 0);
+
+    // No slot is left taken, and each connection closed unanswered was counted.
+    wait_open(&state, 0.0);
+    assert_eq!(
+        own(&state, "logmill_http_connections_rejected_total"),
+        (closed + scrapes_closed) as f64
+    );
+    for t in &targets {
+        let m = get(t, "/metrics", &[]);
+        assert_eq!(m.status, 200, "{t:?}");
+        assert_eq!(
+            scraped(&m.body, "lines_total{prog=\"http.mtail\"}"),
+            Some((HTTP_LINES.len() as u64 + fed) as f64),
+            "every fed line is counted"
+        );
+    }
+}
+
+/// Read until what was read ends with `end`.
+fn read_until(s: &mut Stream, end: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.ends_with(end) {
+        let n = s.read(&mut buf).expect("an answer");
+        assert!(
+            n > 0,
+            "closed early after {:?}",
+            String::from_utf8_lossy(&out)
+        );
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// A client cannot hold a slot by saying nothing: the header timeout closes a connection that
+/// never sends a byte, and a kept-alive one idle between requests; the slot then serves again.
+#[test]
+fn idle_connections_are_closed_by_the_header_timeout() {
+    let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
+    let config = ServeConfig {
+        header_read_timeout: Duration::from_secs(3),
+        max_connections: 1,
+        ..tcp_only()
+    };
+    let r = Running::start(config, state.clone()).unwrap();
+    let t = Target::Tcp(r.tcp.unwrap());
+
+    // Connects and sends nothing.
+    let s = Stream::open(&t).unwrap();
+    wait_open(&state, 1.0);
+    assert_eq!(request_on(s, b""), Outcome::Closed);
+    wait_open(&state, 0.0);
+
+    // Two requests on one kept-alive connection, then nothing.
+    let mut s = Stream::open(&t).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    for _ in 0..2 {
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let answer = read_until(&mut s, b"\r\n\r\nok\n");
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    }
+    assert_eq!(request_on(s, b""), Outcome::Closed);
+    wait_open(&state, 0.0);
+
+    // The one slot serves again, and nothing was refused on the way.
+    assert_eq!(get(&t, "/healthz", &[]).status, 200);
+    assert_eq!(own(&state, "logmill_http_connections_rejected_total"), 0.0);
 }

@@ -8,6 +8,16 @@
 //! request may not carry a body). On shutdown the listeners close, the socket file is removed,
 //! and connections get [`ServeConfig::shutdown_grace`] to finish their in-flight requests.
 //!
+//! Open connections are capped, across TCP and the socket together, at
+//! [`ServeConfig::max_connections`] (`--max_connections`): each connection holds a slot until
+//! it closes. One accepted over the cap is closed at once, unanswered, and counted in
+//! `logmill_http_connections_rejected_total` (a warning is logged at most every 10 s); the
+//! server goes on accepting, so the kernel's backlog never fills with waiting clients.
+//! `logmill_http_connections` is the number open now. A client cannot keep a slot by sending
+//! nothing: hyper's header-read timeout runs from the moment a connection waits for a request,
+//! its first or the next one on a kept-alive connection, and closes it when no head has
+//! arrived in time.
+//!
 //! Handlers read [`State`]: a scrape copies each program's store under that program's lock,
 //! one at a time, and renders with no lock held (see [`scrape`]).
 //!
@@ -30,15 +40,23 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use prometheus::IntGauge;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// mtail's port.
 pub const DEFAULT_PORT: u16 = 3903;
+
+/// Most HTTP connections open at once unless `--max_connections` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// At most one warning about refused connections in this long.
+const REFUSAL_WARNING_EVERY: Duration = Duration::from_secs(10);
 
 /// Where and how to serve.
 #[derive(Debug, Clone)]
@@ -59,6 +77,8 @@ pub struct ServeConfig {
     pub max_header_bytes: usize,
     /// How long in-flight requests may run on after shutdown is asked.
     pub shutdown_grace: Duration,
+    /// Most connections open at once, TCP and socket together (at least 1).
+    pub max_connections: usize,
 }
 
 impl Default for ServeConfig {
@@ -72,6 +92,7 @@ impl Default for ServeConfig {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             shutdown_grace: Duration::from_secs(30),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -153,6 +174,7 @@ impl Server {
             return Err(ServeError::NoListener);
         }
         self_metrics::register(&state.registry)?;
+        state.connections.register(&state.registry)?;
         let tcp = match &config.tcp {
             Some((host, port)) => {
                 let l = bind_tcp(host, *port)?;
@@ -215,6 +237,9 @@ impl Server {
             .header_read_timeout(config.header_read_timeout)
             .max_buf_size(config.max_header_bytes.max(8192));
         let graceful = GracefulShutdown::new();
+        let max = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+        let slots = Arc::new(Semaphore::new(max));
+        let mut last_warning: Option<Instant> = None;
         let (unix, socket_file) = match unix {
             Some((l, f)) => (Some(l), Some(f)),
             None => (None, None),
@@ -232,6 +257,20 @@ impl Server {
                 },
                 () = &mut shutdown => break,
             };
+            let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                state.connections.rejected.inc();
+                drop(stream);
+                if last_warning.is_none_or(|t| t.elapsed() >= REFUSAL_WARNING_EVERY) {
+                    last_warning = Some(Instant::now());
+                    tracing::warn!(
+                        "{max} HTTP connections open, as many as --max_connections allows; \
+                         closing new ones ({} so far)",
+                        state.connections.rejected.get()
+                    );
+                }
+                continue;
+            };
+            let slot = Slot::take(permit, &state.connections.open);
             let (state, config2) = (Arc::clone(&state), Arc::clone(&config));
             let svc = service_fn(move |req| {
                 routes::handle(Arc::clone(&state), Arc::clone(&config2), req)
@@ -243,6 +282,7 @@ impl Server {
                         if let Err(e) = conn.await {
                             tracing::debug!("HTTP connection: {e}");
                         }
+                        drop(slot);
                     });
                 }};
             }
@@ -265,6 +305,31 @@ impl Server {
             );
         }
         Ok(())
+    }
+}
+
+/// A connection's place under the cap: its permit and its count in `logmill_http_connections`,
+/// both given back when it is dropped (with the connection's task, however that ends).
+struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    open: IntGauge,
+}
+
+impl Slot {
+    fn take(permit: OwnedSemaphorePermit, open: &IntGauge) -> Slot {
+        open.inc();
+        Slot {
+            permit: Some(permit),
+            open: open.clone(),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The permit first: once the gauge shows a connection gone, its slot is free.
+        drop(self.permit.take());
+        self.open.dec();
     }
 }
 

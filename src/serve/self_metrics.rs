@@ -1,10 +1,11 @@
 //! The process's own metrics that the server makes sure are in [`State::registry`]: build
-//! information (`logmill_build_info{version}` = 1) and the process collector (`process_cpu_…`,
-//! `process_resident_memory_bytes`, open file descriptors, start time, threads).
+//! information (`logmill_build_info{version}` = 1), the process collector (`process_cpu_…`,
+//! `process_resident_memory_bytes`, open file descriptors, start time, threads) and the HTTP
+//! connections ([`Connections`]).
 //!
 //! [`State::registry`]: crate::state::State::registry
 
-use prometheus::{Gauge, Opts, Registry};
+use prometheus::{Gauge, IntCounter, IntGauge, Opts, Registry};
 
 /// The version of this build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -27,6 +28,46 @@ pub fn register(registry: &Registry) -> Result<(), prometheus::Error> {
     Ok(())
 }
 
+/// The HTTP connections: open now, and closed at once because `max_connections` were open.
+/// One per [`State`](crate::state::State), so every server on a state counts into the same
+/// series however often it is registered.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    /// `logmill_http_connections`.
+    pub open: IntGauge,
+    /// `logmill_http_connections_rejected_total`.
+    pub rejected: IntCounter,
+}
+
+impl Default for Connections {
+    fn default() -> Connections {
+        Connections::new()
+    }
+}
+
+impl Connections {
+    pub fn new() -> Connections {
+        Connections {
+            open: IntGauge::new(
+                "logmill_http_connections",
+                "HTTP connections open now (TCP and Unix socket).",
+            )
+            .expect("valid metric"),
+            rejected: IntCounter::new(
+                "logmill_http_connections_rejected_total",
+                "HTTP connections closed at once because --max_connections were open.",
+            )
+            .expect("valid metric"),
+        }
+    }
+
+    /// Register both in `registry`; registering them again is not an error.
+    pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        ignore_twice(registry.register(Box::new(self.open.clone())))?;
+        ignore_twice(registry.register(Box::new(self.rejected.clone())))
+    }
+}
+
 fn ignore_twice(r: Result<(), prometheus::Error>) -> Result<(), prometheus::Error> {
     match r {
         Err(prometheus::Error::AlreadyReg) => Ok(()),
@@ -43,6 +84,10 @@ mod tests {
         let r = Registry::new();
         register(&r).unwrap();
         register(&r).unwrap();
+        let c = Connections::new();
+        c.register(&r).unwrap();
+        c.register(&r).unwrap();
+        c.rejected.inc();
         let names: Vec<String> = r.gather().iter().map(|f| f.name().to_string()).collect();
         assert!(
             names.contains(&"logmill_build_info".to_string()),
@@ -52,5 +97,11 @@ mod tests {
             names.contains(&"process_resident_memory_bytes".to_string()),
             "{names:?}"
         );
+        let rejected = r
+            .gather()
+            .into_iter()
+            .find(|f| f.name() == "logmill_http_connections_rejected_total")
+            .expect("registered");
+        assert_eq!(rejected.get_metric()[0].get_counter().get_value(), 1.0);
     }
 }

@@ -148,6 +148,56 @@ impl Response {
     }
 }
 
+/// An open connection to a target.
+pub enum Stream {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Stream {
+    pub fn open(target: &Target) -> std::io::Result<Stream> {
+        Ok(match target {
+            Target::Tcp(a) => Stream::Tcp(std::net::TcpStream::connect_timeout(
+                a,
+                Duration::from_secs(60),
+            )?),
+            Target::Unix(p) => Stream::Unix(std::os::unix::net::UnixStream::connect(p)?),
+        })
+    }
+
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(t),
+            Stream::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Unix(s) => s.flush(),
+        }
+    }
+}
+
 /// Send raw request bytes, read the whole answer (the request should say `Connection: close`).
 pub fn raw(target: &Target, request: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
