@@ -75,6 +75,25 @@ fn bench_programs(c: &mut Criterion) {
             n
         })
     });
+    // The same captures by logmill's run matcher alone: what the VM adds on top of its engine.
+    let runs = prog.regexes[0]
+        .captures
+        .as_ref()
+        .and_then(|c| c.runs.clone())
+        .expect("apache_combined's regex has a run matcher");
+    let mut slots = vec![None; 2 * re.captures_len()];
+    let mut stack = Vec::new();
+    g.bench_function("apache_combined_run_matcher_only", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for l in &lines {
+                if runs.search(l, &mut slots, &mut stack) == Some(true) {
+                    n += 1;
+                }
+            }
+            n
+        })
+    });
     g.finish();
 }
 
