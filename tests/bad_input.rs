@@ -126,10 +126,28 @@ fn invalid_utf8_and_nul_bytes_are_data() {
     let prog = "counter lines\ncounter ends_c\n/.*/ {\n  lines++\n}\n/c$/ {\n  ends_c++\n}\n";
     let name = log.to_str().unwrap();
     let d = Daemon::start(dir.path(), prog, &[name], &[]);
-    append(&log, b"a\xff\xfe\xc3c\nb\0c\n\0\0\0\n\xed\xa0\x80\r\n");
-    let t = d.wait_for(|t| counter(t, "lines") == 4 && of(t, "logmill_log_lines_total", name) == 4);
+    append(
+        &log,
+        "a\u{e9}c \u{1f600}\n"
+            .as_bytes()
+            .iter()
+            .chain(b"a\xff\xfe\xc3c\nb\0c\n\0\0\0\n\xed\xa0\x80\r\n")
+            .copied()
+            .collect::<Vec<u8>>()
+            .as_slice(),
+    );
+    let t = d.wait_for(|t| {
+        counter(t, "lines") == 5
+            && of(t, "logmill_log_lines_total", name) == 5
+            && of(t, "logmill_log_binary_lines_total", name) == 4
+    });
     assert_eq!(counter(&t, "ends_c"), 2);
-    assert_eq!(of(&t, "logmill_log_lines_total", name), 4);
+    assert_eq!(of(&t, "logmill_log_lines_total", name), 5);
+    assert_eq!(
+        of(&t, "logmill_log_binary_lines_total", name),
+        4,
+        "every line but the first is not text"
+    );
     assert_eq!(of(&t, "logmill_log_errors_total", name), 0);
     d.stop_prometheus();
 }
@@ -153,11 +171,20 @@ fn a_binary_file_is_read_as_lines() {
     append(&log, &bytes);
     append(&log, b"\n");
     let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as f64 + 1.0;
+    // Lines as logmill sees them: cut at the 4096-byte cap (the rest dropped).
+    let binary = bytes
+        .split(|&b| b == b'\n')
+        .map(|l| &l[..l.len().min(4096)])
+        .filter(|l| l.contains(&0) || std::str::from_utf8(l).is_err())
+        .count() as i64;
+    assert!(binary > 1000, "random bytes are mostly not text: {binary}");
     let t = d.wait_for(|t| {
         lines_of(t, name) == Some(newlines)
             && of(t, "logmill_log_lines_total", name) as f64 == newlines
+            && of(t, "logmill_log_binary_lines_total", name) == binary
     });
     assert_eq!(of(&t, "logmill_log_lines_total", name) as f64, newlines);
+    assert_eq!(of(&t, "logmill_log_binary_lines_total", name), binary);
     assert_eq!(of(&t, "logmill_log_errors_total", name), 0);
     d.stop_prometheus();
 }

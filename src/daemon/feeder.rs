@@ -191,6 +191,10 @@ impl Feeder {
         if lines.long > 0 {
             source.long_lines.inc_by(lines.long);
         }
+        let binary = lines.binary();
+        if binary > 0 {
+            source.binary_lines.inc_by(binary);
+        }
     }
 }
 

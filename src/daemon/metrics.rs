@@ -20,6 +20,7 @@ pub struct SelfMetrics {
     pub log_truncates: IntCounterVec,
     pub log_errors: IntCounterVec,
     pub log_long_lines: IntCounterVec,
+    pub log_binary_lines: IntCounterVec,
     pub prog_loads: IntCounterVec,
     pub prog_load_errors: IntCounterVec,
     pub prog_unloads: IntCounterVec,
@@ -117,6 +118,12 @@ impl SelfMetrics {
                 "Lines longer than --max_line_length, cut at it (the rest of the line dropped).",
                 &["logfile"],
             ),
+            log_binary_lines: counter_vec(
+                reg,
+                "logmill_log_binary_lines_total",
+                "Lines that are not text (invalid UTF-8 or a NUL byte); they are run like any line.",
+                &["logfile"],
+            ),
             metric_evictions: counter_vec(
                 reg,
                 "logmill_metric_evictions_total",
@@ -156,6 +163,7 @@ impl SelfMetrics {
             rotations: self.log_rotations.with_label_values(&[name]),
             truncations: self.log_truncates.with_label_values(&[name]),
             long_lines: self.log_long_lines.with_label_values(&[name]),
+            binary_lines: self.log_binary_lines.with_label_values(&[name]),
             max_line: self.max_line,
         })
     }

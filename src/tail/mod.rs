@@ -72,6 +72,21 @@ impl Lines {
         self.data.len()
     }
 
+    /// Lines that are not text: invalid UTF-8, or holding a NUL byte. One pass over the whole
+    /// batch when it is all text (the usual case), line by line only when it is not.
+    pub fn binary(&self) -> u64 {
+        let text = |b: &[u8]| memchr::memchr(0, b).is_none() && std::str::from_utf8(b).is_ok();
+        let all_text = text(&self.data) && {
+            // Valid as a whole, but a line may end inside a character the next one finishes.
+            let s = std::str::from_utf8(&self.data).unwrap_or_default();
+            self.ends.iter().all(|&e| s.is_char_boundary(e as usize))
+        };
+        if all_text {
+            return 0;
+        }
+        self.iter().filter(|l| !text(l)).count() as u64
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let mut start = 0usize;
         self.ends.iter().map(move |&end| {
@@ -126,6 +141,8 @@ pub struct Source {
     pub truncations: IntCounter,
     /// Lines cut at `--max_line_length`.
     pub long_lines: IntCounter,
+    /// Lines that are not text ([`Lines::binary`]).
+    pub binary_lines: IntCounter,
     /// `--max_line_length`: the longest line handed to the programs.
     pub max_line: usize,
 }
@@ -287,6 +304,28 @@ pub async fn pump(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn batch(lines: &[&[u8]]) -> Lines {
+        let mut b = Lines::new();
+        for l in lines {
+            b.push(l);
+        }
+        b
+    }
+
+    #[test]
+    fn binary_lines_are_invalid_utf8_or_hold_a_nul() {
+        assert_eq!(
+            batch(&[b"plain", "caf\u{e9} \u{1f600}".as_bytes(), b""]).binary(),
+            0
+        );
+        assert_eq!(
+            batch(&[b"ok", b"a\xffb", b"x\0y", b"\xed\xa0\x80", b"ok"]).binary(),
+            3
+        );
+        // "é" cut between two lines: the batch is valid UTF-8, neither line is.
+        assert_eq!(batch(&[b"caf\xc3", b"\xa9"]).binary(), 2);
+    }
 
     #[test]
     fn specs() {
