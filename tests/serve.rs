@@ -1,7 +1,7 @@
 //! The HTTP server: every endpoint, content negotiation, both expositions through promtool and a
 //! strict OpenMetrics parser, the Unix socket's cases (stale, live, not a socket, mode,
 //! removal), TCP and socket at once, request limits, the cap on open connections, idle
-//! connections, and graceful shutdown.
+//! connections, clients that stop reading an answer, and graceful shutdown.
 
 mod support;
 
@@ -816,4 +816,174 @@ fn idle_connections_are_closed_by_the_header_timeout() {
     // The one slot serves again, and nothing was refused on the way.
     assert_eq!(get(&t, "/healthz", &[]).status, 200);
     assert_eq!(own(&state, "logmill_http_connections_rejected_total"), 0.0);
+}
+
+/// Series in [`big_state`].
+const BIG_SERIES: usize = 64_000;
+
+/// A store whose `/metrics` answer is about 7 MB: more than the kernel holds between the server
+/// and a client that reads nothing (a TCP send buffer grows to 4 MB at most by default; a Unix
+/// socket's holds about 200 KB), so writing it waits on the client.
+fn big_state() -> Arc<State> {
+    let lines: Vec<String> = (0..BIG_SERIES)
+        .map(|i| {
+            format!("GET /tenants/{i:06}/objects/items/with/a/rather/long/path/to/make/it/big")
+        })
+        .collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let prog = "counter hits by path\n/^GET (?P<path>\\S+)/ {\n  hits[$path]++\n}\n";
+    state_with(&[("big.mtail", prog)], &refs)
+}
+
+/// A connection whose client-side receive buffer is small (on TCP; loopback's would otherwise
+/// grow to tens of MB and take the whole answer), so the server's writes wait on its reads.
+fn open_small(target: &Target) -> Stream {
+    let s = Stream::open(target).unwrap();
+    if let Stream::Tcp(t) = &s {
+        socket2::SockRef::from(t)
+            .set_recv_buffer_size(16 * 1024)
+            .unwrap();
+    }
+    s
+}
+
+/// A client that asks for `/metrics` and never reads cannot keep its slot: once the server's
+/// write has made no progress for `write_stall_timeout` the connection is closed, counted as
+/// stalled, and its slot serves again, on TCP and on the socket, while the stalled clients
+/// still hold their ends open.
+#[test]
+fn clients_that_stop_reading_are_closed_and_their_slots_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sock");
+    let state = big_state();
+    let config = ServeConfig {
+        unix_socket: Some(path.clone()),
+        max_connections: 2,
+        write_stall_timeout: Duration::from_secs(1),
+        // Only a stalled write closes connections here.
+        header_read_timeout: Duration::from_secs(600),
+        ..tcp_only()
+    };
+    let r = Running::start(config, state.clone()).unwrap();
+    let (tcp, unix) = (Target::Tcp(r.tcp.unwrap()), Target::Unix(path));
+
+    // Two clients take both slots, one per listener: each asks for the big answer, reads nothing.
+    let stalled: Vec<Stream> = [&tcp, &unix]
+        .into_iter()
+        .map(|t| {
+            let mut s = open_small(t);
+            s.write_all(GET_METRICS).unwrap();
+            s
+        })
+        .collect();
+    wait_for(
+        Duration::from_secs(120),
+        "both stalled connections to be closed",
+        || (own(&state, "logmill_http_connections_stalled_total") == 2.0).then_some(()),
+    );
+    wait_open(&state, 0.0);
+
+    // Their clients still hold their ends, yet the two slots serve on either listener.
+    for t in [&tcp, &unix] {
+        let m = get(t, "/metrics", &[]);
+        assert_eq!(m.status, 200, "{t:?}");
+        assert_eq!(m.body.matches("\nhits{").count(), BIG_SERIES);
+        assert_eq!(
+            scraped(&m.body, "logmill_http_connections_stalled_total"),
+            Some(2.0)
+        );
+    }
+    assert_eq!(own(&state, "logmill_http_connections_rejected_total"), 0.0);
+    assert_eq!(own(&state, "logmill_http_connections_stalled_total"), 2.0);
+
+    // What a stalled client can still read is the start of the answer, then the end: the
+    // server gave up on the rest.
+    for mut s in stalled {
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut out = Vec::new();
+        let end = s.read_to_end(&mut out);
+        assert!(
+            !matches!(&end, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+            "still open: {end:?}"
+        );
+        assert!(
+            out.starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            &out[..out.len().min(100)]
+        );
+        let answer = parse(&out);
+        let length: usize = answer.header("content-length").unwrap().parse().unwrap();
+        assert!(
+            answer.body.len() < length,
+            "a whole answer ({length} bytes) reached a client that read nothing"
+        );
+    }
+}
+
+/// The stall timeout bounds a write that makes no progress, not an answer's time: a client that
+/// reads slowly but steadily (64 KiB every 100 ms, an answer of several seconds, against a
+/// timeout of 1 s) gets the whole answer, on TCP and on the socket, and nothing is counted
+/// as stalled. (On TCP this needs the server's small `TCP_NOTSENT_LOWAT`: without it the
+/// kernel wakes the writer only after MBs are read. The socket wakes it after about 150 KB.)
+#[test]
+fn a_slow_reader_that_keeps_reading_gets_the_whole_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sock");
+    let state = big_state();
+    let config = ServeConfig {
+        unix_socket: Some(path.clone()),
+        write_stall_timeout: Duration::from_secs(1),
+        ..tcp_only()
+    };
+    let r = Running::start(config, state.clone()).unwrap();
+    let readers: Vec<_> = [Target::Tcp(r.tcp.unwrap()), Target::Unix(path)]
+        .into_iter()
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut s = open_small(&t);
+                s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                s.write_all(GET_METRICS).unwrap();
+                let mut out = Vec::new();
+                let mut buf = vec![0u8; 64 * 1024];
+                'reading: loop {
+                    let mut got = 0;
+                    while got < buf.len() {
+                        match s.read(&mut buf[got..]) {
+                            Ok(0) => {
+                                out.extend_from_slice(&buf[..got]);
+                                break 'reading;
+                            }
+                            Ok(n) => got += n,
+                            Err(e) => panic!("{t:?}: {e} after {} bytes", out.len() + got),
+                        }
+                    }
+                    out.extend_from_slice(&buf[..got]);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                (t, out)
+            })
+        })
+        .collect();
+    for reader in readers {
+        let (t, out) = reader.join().unwrap();
+        let answer = parse(&out);
+        assert_eq!(answer.status, 200, "{t:?}");
+        let length: usize = answer.header("content-length").unwrap().parse().unwrap();
+        assert_eq!(answer.body.len(), length, "{t:?}");
+        let series: Vec<&str> = answer
+            .body
+            .lines()
+            .filter(|l| l.starts_with("hits{"))
+            .collect();
+        assert_eq!(series.len(), BIG_SERIES, "{t:?}");
+        assert!(
+            series.iter().all(|l| l.ends_with(",prog=\"big.mtail\"} 1")),
+            "{t:?}"
+        );
+        assert!(
+            answer.body.contains("hits{path=\"/tenants/063999/"),
+            "{t:?}: the last series"
+        );
+    }
+    assert_eq!(own(&state, "logmill_http_connections_stalled_total"), 0.0);
 }

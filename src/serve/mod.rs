@@ -18,6 +18,22 @@
 //! its first or the next one on a kept-alive connection, and closes it when no head has
 //! arrived in time.
 //!
+//! Nor can a client keep a slot by asking and never reading the answer (a `/metrics` body
+//! larger than the socket buffers then never finishes). hyper has no write timeout, so each
+//! connection's stream is wrapped in `tokio_io_timeout::TimeoutStream` with
+//! [`ServeConfig::write_stall_timeout`]: when a write (or flush, or shutdown) has waited that
+//! long for room in the socket, it fails with `TimedOut`, the connection is closed,
+//! its slot freed, and it is counted in `logmill_http_connections_stalled_total`. The clock runs
+//! per pending write and starts over whenever one makes progress: a slow reader that keeps
+//! reading is not cut, however long the whole answer takes. Progress is what the kernel
+//! reports, room in the socket's send buffer, and it wakes a waiting writer only once a good
+//! part of the buffer is free: on TCP, whose buffer grows to 4 MB by default, a reader would
+//! have to take over a MB per timeout to be seen progressing. So TCP connections get a small
+//! `TCP_NOTSENT_LOWAT` (Linux): at most [`UNSENT_LOW_WATER`] bytes wait unsent in the kernel,
+//! and any reading the client does soon shows. A Unix socket's buffer is small already
+//! (about 200 KB by default): a writer there waits for the client to take about three quarters
+//! of it, so a client must read some 150 KB per timeout, 5 KB/s at the default 30 s.
+//!
 //! Handlers read [`State`]: a scrape copies each program's store under that program's lock,
 //! one at a time, and renders with no lock held (see [`scrape`]).
 //!
@@ -44,16 +60,27 @@ use prometheus::IntGauge;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_io_timeout::TimeoutStream;
 
 /// mtail's port.
 pub const DEFAULT_PORT: u16 = 3903;
 
 /// Most HTTP connections open at once unless `--max_connections` says otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// How long a write may wait on a client that takes nothing, unless the config says otherwise.
+pub const DEFAULT_WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most bytes of an answer left unsent in a TCP socket's kernel buffer (`TCP_NOTSENT_LOWAT`),
+/// so a writer waiting on a slow client is woken, and its stall clock started over, by a
+/// little reading rather than by the client draining megabytes.
+pub const UNSENT_LOW_WATER: u32 = 128 * 1024;
 
 /// At most one warning about refused connections in this long.
 const REFUSAL_WARNING_EVERY: Duration = Duration::from_secs(10);
@@ -79,6 +106,12 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Most connections open at once, TCP and socket together (at least 1).
     pub max_connections: usize,
+    /// How long a write to a client may make no progress before the connection is closed.
+    /// The clock starts when a write has to wait and starts over when it goes through, so
+    /// this bounds a stall, not the time to send a whole answer: a slow reader that keeps
+    /// reading is not cut. Progress is room in the kernel's send buffer (see the module
+    /// doc): on a Unix socket a reader must take about 150 KB per timeout to be seen.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -93,6 +126,7 @@ impl Default for ServeConfig {
             max_header_bytes: 16 * 1024,
             shutdown_grace: Duration::from_secs(30),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            write_stall_timeout: DEFAULT_WRITE_STALL_TIMEOUT,
         }
     }
 }
@@ -271,23 +305,35 @@ impl Server {
                 continue;
             };
             let slot = Slot::take(permit, &state.connections.open);
-            let (state, config2) = (Arc::clone(&state), Arc::clone(&config));
+            let (state2, config2) = (Arc::clone(&state), Arc::clone(&config));
             let svc = service_fn(move |req| {
-                routes::handle(Arc::clone(&state), Arc::clone(&config2), req)
+                routes::handle(Arc::clone(&state2), Arc::clone(&config2), req)
             });
+            let stalled = state.connections.stalled.clone();
             macro_rules! serve {
                 ($s:expr) => {{
-                    let conn = graceful.watch(builder.serve_connection(TokioIo::new($s), svc));
+                    let io = stall_guarded($s, config.write_stall_timeout);
+                    let conn = graceful.watch(builder.serve_connection(io, svc));
                     tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!("HTTP connection: {e}");
+                        match conn.await {
+                            Ok(()) => {}
+                            Err(e) if is_write_stall(&e) => {
+                                stalled.inc();
+                                tracing::debug!(
+                                    "HTTP connection: a write made no progress; closed"
+                                );
+                            }
+                            Err(e) => tracing::debug!("HTTP connection: {e}"),
                         }
                         drop(slot);
                     });
                 }};
             }
             match stream {
-                Conn::Tcp(s) => serve!(s),
+                Conn::Tcp(s) => {
+                    limit_unsent(&s);
+                    serve!(s)
+                }
                 Conn::Unix(s) => serve!(s),
             }
         }
@@ -331,6 +377,44 @@ impl Drop for Slot {
         drop(self.permit.take());
         self.open.dec();
     }
+}
+
+/// `stream` with its writes bounded by `stall`, ready for hyper. `TimeoutStream` holds a
+/// timer and so must stay pinned: it is boxed.
+fn stall_guarded<S>(stream: S, stall: Duration) -> TokioIo<Pin<Box<TimeoutStream<S>>>>
+where
+    S: AsyncRead + AsyncWrite,
+{
+    let mut stream = TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(stall));
+    TokioIo::new(Box::pin(stream))
+}
+
+/// Keep at most [`UNSENT_LOW_WATER`] bytes unsent in the kernel for `s` (where the system has
+/// `TCP_NOTSENT_LOWAT`); failing that, the kernel's default buffering stays.
+fn limit_unsent(s: &tokio::net::TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = socket2::SockRef::from(s).set_tcp_notsent_lowat(UNSENT_LOW_WATER) {
+        tracing::debug!("TCP_NOTSENT_LOWAT: {e}");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = s;
+}
+
+/// Whether a connection ended because a write stalled: `TimeoutStream`'s error is a bare
+/// `TimedOut` (no OS error code, no payload), which tells it apart from a socket's own
+/// `ETIMEDOUT` and from hyper's header timeout (an error of hyper's, with no I/O source).
+fn is_write_stall(e: &hyper::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::TimedOut
+                && io.raw_os_error().is_none()
+                && io.get_ref().is_none();
+        }
+        source = s.source();
+    }
+    false
 }
 
 enum Conn {

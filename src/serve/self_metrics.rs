@@ -28,7 +28,8 @@ pub fn register(registry: &Registry) -> Result<(), prometheus::Error> {
     Ok(())
 }
 
-/// The HTTP connections: open now, and closed at once because `max_connections` were open.
+/// The HTTP connections: open now, closed at once because `max_connections` were open, and
+/// closed because a write to the client made no progress for `write_stall_timeout`.
 /// One per [`State`](crate::state::State), so every server on a state counts into the same
 /// series however often it is registered.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct Connections {
     pub open: IntGauge,
     /// `logmill_http_connections_rejected_total`.
     pub rejected: IntCounter,
+    /// `logmill_http_connections_stalled_total`.
+    pub stalled: IntCounter,
 }
 
 impl Default for Connections {
@@ -58,13 +61,20 @@ impl Connections {
                 "HTTP connections closed at once because --max_connections were open.",
             )
             .expect("valid metric"),
+            stalled: IntCounter::new(
+                "logmill_http_connections_stalled_total",
+                "HTTP connections closed because the client took no bytes of an answer for \
+                 the write stall timeout.",
+            )
+            .expect("valid metric"),
         }
     }
 
-    /// Register both in `registry`; registering them again is not an error.
+    /// Register them in `registry`; registering them again is not an error.
     pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
         ignore_twice(registry.register(Box::new(self.open.clone())))?;
-        ignore_twice(registry.register(Box::new(self.rejected.clone())))
+        ignore_twice(registry.register(Box::new(self.rejected.clone())))?;
+        ignore_twice(registry.register(Box::new(self.stalled.clone())))
     }
 }
 
@@ -95,6 +105,10 @@ mod tests {
         );
         assert!(
             names.contains(&"process_resident_memory_bytes".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"logmill_http_connections_stalled_total".to_string()),
             "{names:?}"
         );
         let rejected = r
