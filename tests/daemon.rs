@@ -332,6 +332,7 @@ fn self_metrics_count_lines_bytes_runtime_errors_and_time() {
     // (the histogram may be read before a batch, the line counter after): wait for them all.
     let t = d.wait_for(|t| {
         sample(t, &format!("logmill_log_lines_total{{logfile=\"{file}\"}}")) == Some(2.0)
+            && sample(t, &format!("logmill_log_bytes_total{{logfile=\"{file}\"}}")) == Some(6.0)
             && sample(t, "logmill_prog_runtime_errors_total{prog=\"p.mtail\"}") == Some(1.0)
             && sample(
                 t,

@@ -95,10 +95,15 @@ fn the_daemon_counts_evictions_and_refused_series() {
         .unwrap()
         .write_all(text.as_bytes())
         .unwrap();
-    let t = d.wait_for(|t| counter(t, "logmill_lines_total") == 5200);
     let evicted = "logmill_metric_evictions_total{metric=\"limited\",prog=\"p.mtail\"}";
-    assert_eq!(sample(&t, evicted), Some(4900.0), "{t}");
     let dropped = "logmill_series_dropped_total{prog=\"p.mtail\"}";
+    // A metrics write gathers one counter after another while batches run: wait for all three.
+    let t = d.wait_for(|t| {
+        counter(t, "logmill_lines_total") == 5200
+            && sample(t, evicted) == Some(4900.0)
+            && sample(t, dropped) == Some(150.0)
+    });
+    assert_eq!(sample(&t, evicted), Some(4900.0), "{t}");
     assert_eq!(sample(&t, dropped), Some(150.0), "{t}");
     let series = |name: &str| {
         t.lines()
