@@ -76,11 +76,10 @@ impl Lines {
     /// batch when it is all text (the usual case), line by line only when it is not.
     pub fn binary(&self) -> u64 {
         let text = |b: &[u8]| memchr::memchr(0, b).is_none() && std::str::from_utf8(b).is_ok();
-        let all_text = text(&self.data) && {
-            // Valid as a whole, but a line may end inside a character the next one finishes.
-            let s = std::str::from_utf8(&self.data).unwrap_or_default();
-            self.ends.iter().all(|&e| s.is_char_boundary(e as usize))
-        };
+        // Valid as a whole, but a line may still end inside a character the next one finishes.
+        let all_text = memchr::memchr(0, &self.data).is_none()
+            && std::str::from_utf8(&self.data)
+                .is_ok_and(|s| self.ends.iter().all(|&e| s.is_char_boundary(e as usize)));
         if all_text {
             return 0;
         }
