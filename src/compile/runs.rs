@@ -391,14 +391,15 @@ impl RunMatcher {
                         end,
                         follow,
                     }) => {
+                        // `min_end <= e < end <= len`: `s[e]` exists.
                         let mut e = end - 1;
                         if let Some(f) = follow {
                             let f = &self.sets[f as usize];
                             while e > min_end && !f[s[e as usize] as usize] {
                                 e -= 1;
                             }
-                            // At `min_end` itself the byte must fit too.
-                            if e == min_end && (e >= len || !f[s[e as usize] as usize]) {
+                            // Stopped at `min_end`: its byte must fit too.
+                            if !f[s[e as usize] as usize] {
                                 continue;
                             }
                         }
