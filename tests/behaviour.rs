@@ -288,3 +288,19 @@ fn every_syntax_error_is_reported_at_once() {
         .collect();
     assert_eq!(lines, vec![4, 6, 8], "{e}");
 }
+
+#[test]
+fn a_pattern_concatenation_may_start_with_a_const_name() {
+    let lines = ["foobar", "foo", "xfoobarbazx"];
+    let src = "counter c\nconst X /foo/\nconst Y /bar/\nX + Y {\n  c++\n}\n";
+    assert_eq!(run(src, &lines), vec!["c{} 2"]);
+    let src = "counter c\nconst X /foo/\nX + /bar/ + /baz/ {\n  c++\n}\n";
+    assert_eq!(run(src, &lines), vec!["c{} 1"]);
+    let src = "counter c\nconst A /foo/\nconst B A + /bar/\nconst C B\nC {\n  c++\n}\n";
+    assert_eq!(run(src, &lines), vec!["c{} 2"]);
+    let src = "counter c\nconst X /foo/\n/.*/ {\n  $0 =~ X + /bar/ {\n    c++\n  }\n}\n";
+    assert_eq!(run(src, &lines), vec!["c{} 2"]);
+    // Arithmetic on names is still arithmetic.
+    let src = "counter c\ngauge g\n/o/ {\n  g + 1 > 0 {\n    c++\n  }\n}\n";
+    assert_eq!(run(src, &lines), vec!["c{} 3", "g{} 0"]);
+}
