@@ -139,18 +139,22 @@ pub struct Flags {
     #[arg(long = "emit_metric_timestamp", alias = "emit-metric-timestamp", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
     pub emit_metric_timestamp: bool,
 
-    /// mtail's logging flags, accepted so existing command lines keep working (logmill logs to stderr).
-    #[arg(long = "logtostderr", alias = "alsologtostderr", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, hide = true)]
+    /// glog's flags, mapped onto logmill's log: `--log_dir` writes `logmill.log` there (stderr
+    /// then gets only `--stderrthreshold` and above, unless `--alsologtostderr`);
+    /// `--logtostderr` logs to stderr only; `-v=N` (N ≥ 1) shows debug, N ≥ 3 trace;
+    /// `--vmodule=name=N,…` raises the level of logmill's module `name`. RUST_LOG overrides both.
+    #[arg(long = "logtostderr", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, hide = true)]
     pub logtostderr: Option<bool>,
+    #[arg(long = "alsologtostderr", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, hide = true)]
+    pub alsologtostderr: Option<bool>,
     #[arg(short = 'v', long = "v", hide = true)]
     pub verbosity: Option<String>,
-    #[arg(
-        long = "log_dir",
-        alias = "stderrthreshold",
-        alias = "vmodule",
-        hide = true
-    )]
-    pub log_dir: Option<String>,
+    #[arg(long = "log_dir", hide = true)]
+    pub log_dir: Option<PathBuf>,
+    #[arg(long = "stderrthreshold", hide = true)]
+    pub stderrthreshold: Option<String>,
+    #[arg(long = "vmodule", hide = true)]
+    pub vmodule: Option<String>,
 
     /// Host or IP address to serve HTTP on (default: every interface).
     #[arg(long = "address")]
@@ -176,6 +180,99 @@ pub struct Flags {
     /// at once and counted (`logmill_http_connections_rejected_total`).
     #[arg(long = "max_connections", alias = "max-connections", default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..), |n| n as usize))]
     pub max_connections: usize,
+    /// Push: how often the metrics are pushed to graphite, statsd and collectd.
+    #[arg(long = "metric_push_interval", default_value = "1m")]
+    pub metric_push_interval: String,
+
+    /// Accepted for mtail's command lines; has no effect (as in mtail).
+    #[arg(long = "metric_push_interval_seconds", hide = true)]
+    pub metric_push_interval_seconds: Option<String>,
+
+    /// Push: one deadline for each whole push to one target.
+    #[arg(long = "metric_push_write_deadline", default_value = "10s")]
+    pub metric_push_write_deadline: String,
+
+    /// Push to graphite (plaintext protocol over TCP) at HOST:PORT.
+    #[arg(long = "graphite_host_port")]
+    pub graphite_host_port: Option<String>,
+
+    /// Prefix of every path pushed to graphite.
+    #[arg(long = "graphite_prefix", default_value = "")]
+    pub graphite_prefix: String,
+
+    /// Push to statsd (UDP) at HOST:PORT.
+    #[arg(long = "statsd_hostport")]
+    pub statsd_hostport: Option<String>,
+
+    /// Prefix of every name pushed to statsd.
+    #[arg(long = "statsd_prefix", default_value = "")]
+    pub statsd_prefix: String,
+
+    /// Push to collectd's unixsock plugin at this socket path.
+    #[arg(long = "collectd_socketpath")]
+    pub collectd_socketpath: Option<PathBuf>,
+
+    /// Prefix of every plugin name pushed to collectd.
+    #[arg(long = "collectd_prefix", default_value = "")]
+    pub collectd_prefix: String,
+
+    /// What `/metrics` answers: `text` (0.0.4, as mtail, whatever the client prefers),
+    /// `openmetrics`, or `negotiate` (by the Accept header); `?format=openmetrics|text` overrides.
+    #[arg(
+        long = "metrics_format",
+        alias = "metrics-format",
+        default_value = "text"
+    )]
+    pub metrics_format: String,
+
+    /// Files whose name matches this regular expression are never followed.
+    #[arg(
+        long = "ignore_filename_regex_pattern",
+        alias = "ignore-filename-regex-pattern"
+    )]
+    pub ignore_filename_regex_pattern: Option<String>,
+
+    /// Accepted for mtail's command lines (a deprecated mtail flag); followed files are kept.
+    #[arg(
+        long = "stale_log_gc_interval",
+        alias = "stale-log-gc-interval",
+        default_value = "1h"
+    )]
+    pub stale_log_gc_interval: String,
+
+    /// Longest regular expression of a program, in bytes.
+    #[arg(long = "max_regexp_length", alias = "max-regexp-length", default_value_t = crate::syntax::limits::DEFAULT_MAX_REGEXP_LENGTH, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..), |n| n as usize))]
+    pub max_regexp_length: usize,
+
+    /// Deepest nesting of blocks and expressions in a program (at most 1000).
+    #[arg(long = "max_recursion_depth", alias = "max-recursion-depth", default_value_t = crate::syntax::limits::DEFAULT_MAX_RECURSION_DEPTH, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..=crate::syntax::limits::MAX_RECURSION_DEPTH_CAP as u64), |n| n as usize))]
+    pub max_recursion_depth: usize,
+
+    /// Serve `/progz` and `/varz` (mtail's info endpoints).
+    #[arg(long = "http_info_endpoint", alias = "http-info-endpoint", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, default_value = "true")]
+    pub http_info_endpoint: bool,
+
+    /// mtail's profiling and tracing flags: accepted, no effect here (a notice says so).
+    #[arg(long = "block_profile_rate", hide = true)]
+    pub block_profile_rate: Option<String>,
+    #[arg(long = "mutex_profile_fraction", hide = true)]
+    pub mutex_profile_fraction: Option<String>,
+    #[arg(long = "trace_sample_period", hide = true)]
+    pub trace_sample_period: Option<String>,
+    #[arg(long = "jaeger_endpoint", hide = true)]
+    pub jaeger_endpoint: Option<String>,
+    #[arg(long = "http_debugging_endpoint", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, hide = true)]
+    pub http_debugging_endpoint: Option<bool>,
+    #[arg(long = "experimental_enable_opentelemetry", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, hide = true)]
+    pub experimental_enable_opentelemetry: Option<bool>,
+    #[arg(long = "mtailDebug", hide = true)]
+    pub mtail_debug: Option<String>,
+    #[arg(long = "log_backtrace_at", hide = true)]
+    pub log_backtrace_at: Option<String>,
+    #[arg(long = "log_link", hide = true)]
+    pub log_link: Option<String>,
+    #[arg(long = "logbuflevel", hide = true)]
+    pub logbuflevel: Option<String>,
 }
 
 /// Tools for writing programs.
@@ -250,6 +347,10 @@ pub struct Config {
     /// Where and how to serve HTTP.
     pub serve: crate::serve::ServeConfig,
     pub daemon: Daemon,
+    /// `--max_recursion_depth`, `--max_regexp_length`.
+    pub limits: crate::syntax::limits::Limits,
+    /// The default log filter (`-v`): `info`, `debug` or `trace`; RUST_LOG overrides it.
+    pub log_level: &'static str,
 }
 
 /// Settings that only the daemon uses.
@@ -341,6 +442,8 @@ impl Config {
             max_line_length: crate::tail::lines::DEFAULT_MAX_LINE,
             serve: crate::serve::ServeConfig::default(),
             daemon: Daemon::default(),
+            limits: crate::syntax::limits::Limits::default(),
+            log_level: "info",
         }
     }
 }
@@ -419,6 +522,52 @@ impl Flags {
         serve.emit_prog_label = self.emit_prog_label;
         serve.emit_timestamp = self.emit_metric_timestamp;
         serve.max_connections = self.max_connections;
+        serve.exposition =
+            crate::serve::accept::Choice::parse(&self.metrics_format).ok_or_else(|| {
+                format!(
+                    "--metrics_format must be text, openmetrics or negotiate, not {:?}",
+                    self.metrics_format
+                )
+            })?;
+        if self.graphite_host_port.is_some()
+            || self.statsd_hostport.is_some()
+            || self.collectd_socketpath.is_some()
+        {
+            eprintln!("logmill: pushing metrics is not available in this build; the push flags have no effect");
+        }
+        let profiling = [
+            ("block_profile_rate", self.block_profile_rate.is_some()),
+            (
+                "mutex_profile_fraction",
+                self.mutex_profile_fraction.is_some(),
+            ),
+            ("trace_sample_period", self.trace_sample_period.is_some()),
+            ("jaeger_endpoint", self.jaeger_endpoint.is_some()),
+            (
+                "http_debugging_endpoint",
+                self.http_debugging_endpoint.is_some(),
+            ),
+            (
+                "experimental_enable_opentelemetry",
+                self.experimental_enable_opentelemetry.is_some(),
+            ),
+            ("mtailDebug", self.mtail_debug.is_some()),
+            ("log_backtrace_at", self.log_backtrace_at.is_some()),
+            ("log_link", self.log_link.is_some()),
+            ("logbuflevel", self.logbuflevel.is_some()),
+        ];
+        for (flag, _) in profiling.iter().filter(|(_, set)| *set) {
+            eprintln!(
+                "logmill: --{flag} is accepted for mtail's command lines and has no effect here"
+            );
+        }
+        let log_level = match self.verbosity.as_deref().map(str::parse::<i64>) {
+            None => "info",
+            Some(Ok(v)) if v >= 3 => "trace",
+            Some(Ok(v)) if v >= 1 => "debug",
+            Some(Ok(_)) => "info",
+            Some(Err(_)) => return Err("-v must be a number (glog's verbosity)".into()),
+        };
         Ok(Config {
             progs,
             logs: self.logs.into_iter().filter(|l| !l.is_empty()).collect(),
@@ -434,6 +583,11 @@ impl Flags {
             max_line_length: self.max_line_length,
             serve,
             daemon,
+            limits: crate::syntax::limits::Limits {
+                max_recursion_depth: self.max_recursion_depth,
+                max_regexp_length: self.max_regexp_length,
+            },
+            log_level,
         })
     }
 }

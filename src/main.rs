@@ -17,6 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    logmill::syntax::limits::set(config.limits);
     match run(&config) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
@@ -217,7 +218,7 @@ fn run_daemon(config: &Config) -> Result<(), String> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(config.log_level)),
         )
         .init();
     let d = &config.daemon;

@@ -93,10 +93,45 @@ fn metrics_default_to_the_text_format() {
     assert!(!b.contains("# EOF"), "{b}");
 }
 
+/// Prometheus prefers OpenMetrics, but gets 0.0.4 text unless OpenMetrics is asked for
+/// explicitly, so it stores the names it stores for mtail (`plain`, not `plain_total`).
 #[test]
-fn metrics_negotiate_openmetrics() {
+fn metrics_are_text_for_prometheus_unless_openmetrics_is_asked_for() {
     let (_r, t) = http_server();
     let r = get(&t, "/metrics", &[("Accept", PROMETHEUS_ACCEPT)]);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(
+        r.body.contains("\nlines_total{prog=\"http.mtail\"} 5\n"),
+        "{}",
+        r.body
+    );
+    let r = get(&t, "/metrics?format=bogus", &[]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    // --metrics_format=negotiate: by the Accept header.
+    let state = state_with(&[("http.mtail", HTTP_PROG)], HTTP_LINES);
+    let config = ServeConfig {
+        exposition: logmill::serve::accept::Choice::Negotiate,
+        ..tcp_only()
+    };
+    let r = Running::start(config, state).unwrap();
+    let n = Target::Tcp(r.tcp.unwrap());
+    let om = get(&n, "/metrics", &[("Accept", PROMETHEUS_ACCEPT)]);
+    assert!(om.body.ends_with("# EOF\n"), "{}", om.body);
+    let text = get(&n, "/metrics?format=text", &[("Accept", PROMETHEUS_ACCEPT)]);
+    assert!(!text.body.contains("# EOF"), "{}", text.body);
+}
+
+#[test]
+fn metrics_openmetrics_when_asked_for() {
+    let (_r, t) = http_server();
+    let r = get(
+        &t,
+        "/metrics?format=openmetrics",
+        &[("Accept", PROMETHEUS_ACCEPT)],
+    );
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("content-type"),
@@ -128,9 +163,10 @@ fn metrics_negotiate_openmetrics() {
     );
     assert!(b.ends_with("# EOF\n"), "{b}");
 
-    // Text when the client prefers it, or names neither.
+    // Text without the parameter, whatever the client prefers.
     for accept in [
-        "text/plain;q=0.9, application/openmetrics-text;q=0.5",
+        PROMETHEUS_ACCEPT,
+        "application/openmetrics-text",
         "application/json",
         "*/*",
     ] {
@@ -183,7 +219,7 @@ fn openmetrics_passes_strict_parsers() {
     let (_r, t) = http_server();
     let body = get(
         &t,
-        "/metrics",
+        "/metrics?format=openmetrics",
         &[("Accept", "application/openmetrics-text")],
     )
     .body;

@@ -683,12 +683,13 @@ impl<'a> Checker<'a> {
         on_line: bool,
         declare: bool,
     ) -> Option<RegexId> {
-        if source.len() > pattern::MAX_PATTERN_LEN {
+        let max_len = crate::syntax::limits::get().max_regexp_length;
+        if source.len() > max_len {
             self.error_hint(
                 span,
                 format!(
                     "Exceeded maximum regular expression pattern length of {} bytes with {}.",
-                    pattern::MAX_PATTERN_LEN,
+                    max_len,
                     source.len()
                 ),
                 "Excessively long patterns are likely to cause compilation and runtime performance problems.",

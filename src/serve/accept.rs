@@ -1,5 +1,10 @@
-//! Content negotiation for `/metrics`: the Accept header's media ranges and q-values decide
-//! between the Prometheus text format 0.0.4 (the default) and OpenMetrics 1.0.
+//! Which exposition `/metrics` answers with. By default always the Prometheus text format
+//! 0.0.4, as mtail does, whatever the client prefers: a Prometheus scrape then stores the names
+//! it stores for mtail (OpenMetrics would make every counter `name_total`). OpenMetrics 1.0 is
+//! served when asked for explicitly: `/metrics?format=openmetrics`, or `--metrics_format`
+//! `openmetrics` (always) or `negotiate` (by the Accept header, see [`negotiate`]).
+//!
+//! Negotiation: the Accept header's media ranges and q-values decide between the two formats.
 //!
 //! Each format gets the q-value of the most specific range that matches it (`type/subtype`
 //! over `type/*` over `*/*`, as RFC 9110 says); OpenMetrics is served when its q-value is
@@ -13,6 +18,54 @@ pub enum Exposition {
     Text,
     /// `application/openmetrics-text; version=1.0.0`.
     OpenMetrics,
+}
+
+/// What `--metrics_format` says `/metrics` answers with when the URL does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Choice {
+    /// 0.0.4 text, whatever the Accept header prefers (mtail's behaviour).
+    #[default]
+    Text,
+    /// OpenMetrics 1.0 always.
+    OpenMetrics,
+    /// By the Accept header ([`negotiate`]).
+    Negotiate,
+}
+
+impl Choice {
+    /// A `--metrics_format` value.
+    pub fn parse(text: &str) -> Option<Choice> {
+        match text {
+            "text" | "prometheus" => Some(Choice::Text),
+            "openmetrics" => Some(Choice::OpenMetrics),
+            "negotiate" => Some(Choice::Negotiate),
+            _ => None,
+        }
+    }
+}
+
+/// The exposition of one request: the URL's `format` parameter (`openmetrics`, `text` or
+/// `prometheus`) over the configured choice; `Err` names an unknown `format`.
+pub fn choose(
+    choice: Choice,
+    format: Option<&str>,
+    accept: Option<&str>,
+) -> Result<Exposition, String> {
+    match format {
+        Some("openmetrics") => return Ok(Exposition::OpenMetrics),
+        Some("text" | "prometheus") => return Ok(Exposition::Text),
+        Some(other) => {
+            return Err(format!(
+                "format must be openmetrics or text, not {other:?}\n"
+            ))
+        }
+        None => {}
+    }
+    Ok(match choice {
+        Choice::Text => Exposition::Text,
+        Choice::OpenMetrics => Exposition::OpenMetrics,
+        Choice::Negotiate => negotiate(accept),
+    })
 }
 
 /// Choose the exposition for an Accept header (absent: text).
@@ -76,6 +129,22 @@ fn best(accept: &str, ty: &str, sub: &str) -> Option<(f32, u8)> {
 mod tests {
     use super::Exposition::{OpenMetrics, Text};
     use super::*;
+
+    const PROMETHEUS: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+    #[test]
+    fn text_unless_openmetrics_is_asked_for() {
+        let ok = |c, f, a| choose(c, f, a).unwrap();
+        assert_eq!(ok(Choice::Text, None, Some(PROMETHEUS)), Text);
+        assert_eq!(ok(Choice::Text, Some("openmetrics"), None), OpenMetrics);
+        assert_eq!(ok(Choice::Negotiate, None, Some(PROMETHEUS)), OpenMetrics);
+        assert_eq!(ok(Choice::Negotiate, Some("text"), Some(PROMETHEUS)), Text);
+        assert_eq!(ok(Choice::OpenMetrics, None, None), OpenMetrics);
+        assert_eq!(ok(Choice::OpenMetrics, Some("prometheus"), None), Text);
+        assert!(choose(Choice::Text, Some("json"), None).is_err());
+        assert_eq!(Choice::parse("negotiate"), Some(Choice::Negotiate));
+        assert_eq!(Choice::parse("om"), None);
+    }
 
     #[test]
     fn negotiation() {

@@ -98,6 +98,8 @@ pub struct ServeConfig {
     pub emit_prog_label: bool,
     /// Append datum times to 0.0.4 samples (`--emit_metric_timestamp`).
     pub emit_timestamp: bool,
+    /// What `/metrics` answers with unless its URL says (`--metrics_format`).
+    pub exposition: accept::Choice,
     /// How long a client may take to send a request's headers.
     pub header_read_timeout: Duration,
     /// Largest request head (request line and headers) accepted.
@@ -122,6 +124,7 @@ impl Default for ServeConfig {
             unix_socket_mode: 0o660,
             emit_prog_label: true,
             emit_timestamp: false,
+            exposition: accept::Choice::Text,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             shutdown_grace: Duration::from_secs(30),

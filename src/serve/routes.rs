@@ -2,7 +2,7 @@
 //! Only GET and HEAD are served and no request may carry a body. Rendering runs on tokio's
 //! blocking pool so a large scrape never holds up the server's other connections.
 
-use super::accept::negotiate;
+use super::accept::choose;
 use super::{scrape, status, ServeConfig};
 use crate::export::{json, prometheus::Options};
 use crate::state::State;
@@ -68,9 +68,14 @@ pub async fn handle(
     };
     let work = move || match path.as_str() {
         "/metrics" => {
-            let format = negotiate(accept.as_deref());
-            let (body, ct) = scrape::render(&state, format, &opts);
-            respond(StatusCode::OK, ct, body)
+            let asked = query_param(&query, "format");
+            match choose(config.exposition, asked.as_deref(), accept.as_deref()) {
+                Ok(format) => {
+                    let (body, ct) = scrape::render(&state, format, &opts);
+                    respond(StatusCode::OK, ct, body)
+                }
+                Err(e) => plain(StatusCode::BAD_REQUEST, e),
+            }
         }
         "/json" => {
             let snapshot = state.snapshot();

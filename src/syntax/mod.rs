@@ -2,6 +2,7 @@
 
 pub mod ast;
 pub mod diag;
+pub mod limits;
 pub mod parse;
 pub mod print;
 pub mod span;

@@ -10,12 +10,13 @@
 //! it expected there: an unterminated string or regex, a character that starts no token,
 //! indexing of something that is not a name, a missing `}`, or a plain "unexpected X".
 //!
-//! Nesting is bounded: brackets nested deeper than [`MAX_DEPTH`] are rejected before pest
+//! Nesting is bounded: brackets nested deeper than `--max_recursion_depth` ([`super::limits`]) are rejected before pest
 //! runs, and expression trees and blocks deeper than that are rejected while building, so no
 //! input can exhaust the stack.
 
 use super::ast::*;
 use super::diag::Diagnostic;
+use super::limits::depth_message;
 use super::span::Span;
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::{Pair, Pairs};
@@ -32,25 +33,24 @@ mod grammar {
 
 use grammar::{MtailParser, Rule};
 
-/// The deepest nesting accepted (blocks plus expression tree height), as mtail's default
-/// `--max_recursion_depth`.
-pub(crate) const MAX_DEPTH: usize = 100;
-
-const DEPTH_MESSAGE: &str = "Expression exceeded maximum recursion depth of 100";
-const _: () = assert!(MAX_DEPTH == 100, "DEPTH_MESSAGE names the limit");
+/// The deepest nesting accepted by default (blocks plus expression tree height), mtail's
+/// default `--max_recursion_depth`; [`super::limits`] holds the one in force.
+#[cfg(test)]
+pub(crate) const MAX_DEPTH: usize = super::limits::DEFAULT_MAX_RECURSION_DEPTH;
 const NO_EFFECT_MESSAGE: &str =
     "syntax error: statement with no effect, missing an assignment, `+' concatenation, or `{}' block?";
 
 /// Parse a whole program. Never panics; on failure returns one diagnostic per problem found.
 pub fn parse(src: &str) -> Result<Program, Vec<Diagnostic>> {
-    if let Some(d) = check_nesting(src) {
+    let max_depth = super::limits::get().max_recursion_depth;
+    if let Some(d) = check_nesting(src, max_depth) {
         return Err(vec![d]);
     }
     let mut pairs = MtailParser::parse(Rule::program, src).map_err(|e| recover(src, e))?;
     let Some(program) = pairs.next() else {
         return Ok(Program::default());
     };
-    let builder = Builder { src };
+    let builder = Builder { src, max_depth };
     let mut diags = Vec::new();
     let stmts = builder.stmts(program.into_inner(), 0, &mut diags);
     if diags.is_empty() {
@@ -168,12 +168,14 @@ fn next<'i>(it: &mut Pairs<'i, Rule>, at: Span, what: &str) -> Res<Pair<'i, Rule
 /// Walks pest's parse tree into the AST.
 struct Builder<'s> {
     src: &'s str,
+    /// `--max_recursion_depth`.
+    max_depth: usize,
 }
 
 impl<'s> Builder<'s> {
     fn check_depth(&self, height: usize, level: usize, span: Span) -> Res<()> {
-        if level + height > MAX_DEPTH {
-            Err(Diagnostic::new(span, DEPTH_MESSAGE))
+        if level + height > self.max_depth {
+            Err(Diagnostic::new(span, depth_message(self.max_depth)))
         } else {
             Ok(())
         }
@@ -221,8 +223,8 @@ impl<'s> Builder<'s> {
     fn block(&self, p: Pair<'s, Rule>, level: usize, diags: &mut Vec<Diagnostic>) -> Block {
         let span = span_of(&p);
         let level = level + 1;
-        if level > MAX_DEPTH {
-            diags.push(Diagnostic::new(span, DEPTH_MESSAGE));
+        if level > self.max_depth {
+            diags.push(Diagnostic::new(span, depth_message(self.max_depth)));
             return Block {
                 stmts: Vec::new(),
                 span,
@@ -927,7 +929,10 @@ fn syntax_error(src: &str, err: &pest::error::Error<Rule>) -> Diagnostic {
         ErrorVariant::ParsingError { positives, .. } => positives,
         // pest's own limits (native stack, call budget).
         ErrorVariant::CustomError { .. } => {
-            return Diagnostic::new(Span::new(pos, pos), DEPTH_MESSAGE)
+            return Diagnostic::new(
+                Span::new(pos, pos),
+                depth_message(super::limits::get().max_recursion_depth),
+            )
         }
     };
     let rest = src.get(pos..).unwrap_or("");
@@ -1165,12 +1170,12 @@ fn rule_name(r: Rule) -> &'static str {
 
 // ---- nesting ----------------------------------------------------------------------------
 
-/// Reject brackets nested deeper than [`MAX_DEPTH`] before pest recurses into them.
+/// Reject brackets nested deeper than `max` before pest recurses into them.
 ///
 /// A light scan: strings, comments and regex literals are skipped. A `/` starts a regex
 /// unless it follows something that ends an operand (a name, a number, `)`, `]`, …), except
 /// right after `const NAME`.
-fn check_nesting(src: &str) -> Option<Diagnostic> {
+fn check_nesting(src: &str, max: usize) -> Option<Diagnostic> {
     let b = src.as_bytes();
     let mut depth = 0usize;
     let mut i = 0;
@@ -1200,8 +1205,8 @@ fn check_nesting(src: &str) -> Option<Diagnostic> {
             }
             b'(' | b'[' | b'{' => {
                 depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(Diagnostic::new(Span::new(i, i + 1), DEPTH_MESSAGE));
+                if depth > max {
+                    return Some(Diagnostic::new(Span::new(i, i + 1), depth_message(max)));
                 }
                 after_operand = false;
             }
@@ -1925,7 +1930,7 @@ mod tests {
             ];
             for src in &too_deep {
                 let d = err(src);
-                assert_eq!(d[0].message, DEPTH_MESSAGE, "{}", &src[..40]);
+                assert_eq!(d[0].message, depth_message(MAX_DEPTH), "{}", &src[..40]);
             }
             // Brackets inside strings, regexes and comments do not count.
             let n = MAX_DEPTH + 50;
