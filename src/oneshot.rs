@@ -31,9 +31,10 @@ pub fn feed(vms: &mut [Vm], name: &[u8], mut reader: impl Read) -> std::io::Resu
     let mut buf = vec![0u8; CHUNK];
     let mut splitter = LineSplitter::with_max(max_line(vms));
     let mut lines = 0u64;
+    let mut reading: Vec<&mut Vm> = vms.iter_mut().filter(|v| v.program().reads(name)).collect();
     let mut each = |line: &[u8]| {
         lines += 1;
-        for vm in vms.iter_mut() {
+        for vm in reading.iter_mut() {
             vm.run_line(line, name);
         }
     };
@@ -143,18 +144,23 @@ fn parallel(vms: Vec<Vm>, workers: usize, files: &[PathBuf]) -> std::io::Result<
             handles.push(scope.spawn(move || {
                 let mut splitter = LineSplitter::with_max(max);
                 let mut name: Arc<[u8]> = Arc::from(&b""[..]);
+                // Which VMs of the group read the current file (`log_filter`).
+                let mut reads: Vec<bool> = Vec::new();
                 let mut lines = 0u64;
                 for msg in rx {
                     let mut each = |line: &[u8]| {
                         lines += 1;
-                        for (_, vm) in group.iter_mut() {
+                        for ((_, vm), _) in group.iter_mut().zip(&reads).filter(|(_, r)| **r) {
                             vm.run_line(line, &name);
                         }
                     };
                     match msg {
                         Msg::Chunk(c) => splitter.feed(&c, &mut each),
                         Msg::End => splitter.finish(&mut each),
-                        Msg::Start(n) => name = n,
+                        Msg::Start(n) => {
+                            reads = group.iter().map(|(_, vm)| vm.program().reads(&n)).collect();
+                            name = n;
+                        }
                     }
                 }
                 (group, lines)

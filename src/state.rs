@@ -16,6 +16,8 @@ pub struct Loaded {
     /// The file name: the `prog` label.
     pub name: String,
     pub path: PathBuf,
+    /// The compiled program (also inside the VM), readable without the VM's lock.
+    pub program: Arc<Program>,
     /// The program's VM and store. Feeders hold the lock for a batch of lines; readers only
     /// long enough to copy the store.
     pub vm: Mutex<Vm>,
@@ -23,10 +25,12 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn new(path: PathBuf, program: Program, opts: VmOptions) -> Loaded {
+        let program = Arc::new(program);
         Loaded {
             name: program.name.clone(),
             path,
-            vm: Mutex::new(Vm::new(Arc::new(program), opts)),
+            program: Arc::clone(&program),
+            vm: Mutex::new(Vm::new(program, opts)),
         }
     }
 }

@@ -269,10 +269,25 @@ fn nested_decorators_see_outer_captures() {
 }
 
 #[test]
-fn one_regex_per_condition() {
+fn chained_matches_redeclare_numbered_groups_and_the_last_match_wins() {
+    // mtail 3.4: `/(\w+)/ && PAT` declares `$0` twice; each numbered group is the last match's.
+    let src = "counter c by k\nconst PAT /(\\d+)$/\n/^(\\w+)-/ && PAT {\n  c[$1]++\n}\n";
+    assert_eq!(
+        run(src, &["ab-12", "cd-x", "ef-34"]),
+        vec!["c{12} 1", "c{34} 1"]
+    );
+    // A group the later match does not have stays the earlier one's.
+    let src = "text t\nconst D /(\\d)/\n/^(\\w+) (\\w+)/ && D {\n  t = $1 + $2\n}\n";
+    assert_eq!(run(src, &["ab cd 7"]), vec!["t{} \"7cd\""]);
+    let src = "counter c\n/(?P<x>a)/ {\n  /b/ && $x =~ /a/ {\n    c++\n  }\n}\n";
+    assert_eq!(run(src, &["ab", "ac", "b"]), vec!["c{} 1"]);
+}
+
+#[test]
+fn a_named_group_may_not_be_declared_twice_in_one_scope() {
     fails(
-        "counter c\n/(?P<x>a)/ {\n  /b/ && $x =~ /c/ {\n    c++\n  }\n}\n",
-        "Redeclaration of capture group `0'",
+        "counter c by x\nconst B /(?P<x>b)/\n/(?P<x>a)/ && B {\n  c[$x]++\n}\n",
+        "Redeclaration of capture group `x' previously declared at t.mtail:3:1-10",
         3,
     );
 }
@@ -303,4 +318,23 @@ fn a_pattern_concatenation_may_start_with_a_const_name() {
     // Arithmetic on names is still arithmetic.
     let src = "counter c\ngauge g\n/o/ {\n  g + 1 > 0 {\n    c++\n  }\n}\n";
     assert_eq!(run(src, &lines), vec!["c{} 3", "g{} 0"]);
+}
+
+#[test]
+fn defined_tells_whether_a_group_took_part_in_the_match() {
+    let src = "counter total\ncounter dashes\n/^[a-z]+ ((?P<size>\\d+)|-)$/ {\n  defined($size) {\n    total += $size\n  } else {\n    dashes++\n  }\n}\n";
+    assert_eq!(
+        run(src, &["a 99", "b -", "c 1"]),
+        vec!["total{} 100", "dashes{} 1"]
+    );
+    fails(
+        "counter c\n/(x)/ {\n  defined(1) {\n    c++\n  }\n}\n",
+        "defined() expects a capture group reference as its argument",
+        3,
+    );
+    fails(
+        "counter c\n/(x)/ {\n  defined($y) {\n    c++\n  }\n}\n",
+        "Capture group `$y' was not defined",
+        3,
+    );
 }

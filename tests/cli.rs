@@ -540,3 +540,44 @@ fn json_is_byte_identical_to_debian_mtail() {
         triples.len()
     );
 }
+
+#[test]
+fn log_filter_in_one_shot_reads_only_the_logs_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    std::fs::write(&a, "x\nx\n").unwrap();
+    std::fs::write(&b, "x\nx\nx\n").unwrap();
+    let progs = dir.path().join("progs");
+    std::fs::create_dir(&progs).unwrap();
+    // Names may be strings or bare names; several statements add up.
+    let only_a = format!(
+        "log_filter {:?}, elsewhere\nlog_filter nothing\ncounter lines_total\n/$/ {{\n  lines_total++\n}}\n",
+        a.to_str().unwrap()
+    );
+    std::fs::write(progs.join("only_a.mtail"), only_a).unwrap();
+    std::fs::write(
+        progs.join("all.mtail"),
+        "counter lines_total\n/$/ {\n  lines_total++\n}\n",
+    )
+    .unwrap();
+    let out = logmill()
+        .arg("--progs")
+        .arg(&progs)
+        .arg("--logs")
+        .arg(format!("{},{}", a.display(), b.display()))
+        .args(["--one_shot", "--one_shot_format=prometheus"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("lines_total{prog=\"only_a.mtail\"} 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lines_total{prog=\"all.mtail\"} 5\n"),
+        "{text}"
+    );
+}

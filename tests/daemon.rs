@@ -396,3 +396,27 @@ fn del_after_expires_each_series_when_it_is_due_not_at_the_sweep() {
     assert!(unix_now() >= later_due as f64, "removed before its expiry");
     d.stop_prometheus();
 }
+
+#[test]
+fn log_filter_restricts_a_program_to_the_logs_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    std::fs::write(&a, "").unwrap();
+    std::fs::write(&b, "").unwrap();
+    let prog = format!("log_filter {:?}\n{BY_FILE}", a.to_str().unwrap());
+    let d = Daemon::start(
+        dir.path(),
+        &prog,
+        &[a.to_str().unwrap(), b.to_str().unwrap()],
+        &[],
+    );
+    append(&b, "1\n2\n3\n");
+    append(&a, "1\n2\n");
+    // Every line of b was read (logmill counts it) but the program saw none of them.
+    let t = d.wait_for(|t| {
+        lines_of(t, a.to_str().unwrap()) == Some(2.0)
+            && sample(t, "logmill_lines_total") == Some(5.0)
+    });
+    assert_eq!(lines_of(&t, b.to_str().unwrap()), None, "{t}");
+    d.stop_prometheus();
+}

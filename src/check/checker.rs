@@ -79,6 +79,8 @@ struct Checker<'a> {
     next_bodies: Vec<&'a ast::Block>,
     /// While checking a def at its declaration: how many `next`s were seen.
     def_nexts: Option<usize>,
+    /// The logs named by `log_filter`s, in order, without duplicates.
+    log_filter: Vec<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -95,6 +97,7 @@ impl<'a> Checker<'a> {
             defs: Vec::new(),
             regexes: Vec::new(),
             next_bodies: Vec::new(),
+            log_filter: Vec::new(),
             def_nexts: None,
         }
     }
@@ -173,6 +176,14 @@ impl<'a> Checker<'a> {
             ast::Stmt::Del(d) => self.del(d, out),
             ast::Stmt::Next(span) => self.next(*span, out),
             ast::Stmt::Stop(_) => out.push(Stmt::Stop),
+            // As in mtail, a `log_filter` anywhere restricts the whole program.
+            ast::Stmt::LogFilter(names, _) => {
+                for n in names {
+                    if !self.log_filter.contains(&n.name) {
+                        self.log_filter.push(n.name.clone());
+                    }
+                }
+            }
         }
     }
 
@@ -584,6 +595,7 @@ impl<'a> Checker<'a> {
             metrics,
             regexes: self.regexes,
             body,
+            log_filter: self.log_filter,
         })
     }
 
@@ -720,9 +732,6 @@ impl<'a> Checker<'a> {
         }
         if declare {
             let types = captype::capture_types(&source).unwrap_or_default();
-            if self.scopes.last().is_some_and(|s| s.contains_key("$0")) {
-                self.error(span, "Redeclaration of capture group `0'");
-            }
             for (group, name) in compiled.capture_names().enumerate() {
                 let ty = match types.get(group) {
                     // mtail types the whole match as None: a label key, not a value.
@@ -736,10 +745,24 @@ impl<'a> Checker<'a> {
                     group: group as u16,
                     ty,
                 };
-                self.declare(format!("${group}"), sym);
+                // As in mtail 3.4, a numbered group may be declared again in the same scope
+                // (`/(\w+)/ && PAT`): the last match wins. A named group may not.
                 if let Some(n) = name {
-                    self.declare(format!("${n}"), sym);
+                    let key = format!("${n}");
+                    if let Some(Sym::Capture { regex, .. }) =
+                        self.scopes.last().and_then(|s| s.get(&key)).copied()
+                    {
+                        let at = self.pos(self.regexes[regex.0 as usize].span);
+                        self.error(
+                            span,
+                            format!(
+                                "Redeclaration of capture group `{n}' previously declared at {at}"
+                            ),
+                        );
+                    }
+                    self.declare(key, sym);
                 }
+                self.declare(format!("${group}"), sym);
             }
         }
         self.regexes.push(RegexDef {
@@ -1231,7 +1254,8 @@ impl<'a> Checker<'a> {
             | Builtin::Int
             | Builtin::Float
             | Builtin::String
-            | Builtin::Bool => 1,
+            | Builtin::Bool
+            | Builtin::Defined => 1,
             Builtin::Settime => 1,
             Builtin::Strtol | Builtin::Strptime => 2,
             Builtin::Subst => 3,
@@ -1307,6 +1331,24 @@ impl<'a> Checker<'a> {
                 match a.ty {
                     Type::Int => self.as_bool(a),
                     _ => a,
+                }
+            }
+            Builtin::Defined => {
+                let ast::ExprKind::CapRef(name) = &args[0].kind else {
+                    self.error(
+                        args[0].span,
+                        "defined() expects a capture group reference as its argument",
+                    );
+                    return Self::poison(span);
+                };
+                match self.lookup(&format!("${name}")) {
+                    Some(Sym::Capture { regex, group, .. }) => Expr {
+                        kind: ExprKind::Defined { regex, group },
+                        ty: Type::Bool,
+                        span,
+                    },
+                    // Not a visible group: the usual error.
+                    _ => self.capref(name, args[0].span),
                 }
             }
             Builtin::Settime => {

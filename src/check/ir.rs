@@ -76,6 +76,8 @@ pub struct Checked {
     pub metrics: Vec<MetricDef>,
     pub regexes: Vec<RegexDef>,
     pub body: Vec<Stmt>,
+    /// `log_filter`: the only logs the program reads (every log when empty).
+    pub log_filter: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +146,11 @@ pub enum ExprKind {
     /// The text of capture group `group` of the last match of `regex` (always a String here;
     /// typed captures are wrapped in a [`ExprKind::Convert`]).
     Capture {
+        regex: RegexId,
+        group: u16,
+    },
+    /// Did capture group `group` take part in the last match of `regex`?
+    Defined {
         regex: RegexId,
         group: u16,
     },

@@ -100,6 +100,7 @@ fn expr(e: &Expr, c: &Checked) -> String {
         ExprKind::Float(f) => format!("{f:?}"),
         ExprKind::Str(s) => format!("{s:?}"),
         ExprKind::Capture { regex, group } => format!("re{}.${group}", regex.0),
+        ExprKind::Defined { regex, group } => format!("defined(re{}.${group})", regex.0),
         ExprKind::Load { metric, keys } => target(metric.0 as usize, keys, c),
         ExprKind::Match {
             regex,

@@ -34,6 +34,8 @@ pub enum Op {
     Pop,
     /// `[] → [str]`: capture group `.1` of the last match of regex `.0` (`""` if it did not take part).
     Capture(RegexId, u16),
+    /// `[] → [bool]`: did capture group `.1` of the last match of regex `.0` take part?
+    Defined(RegexId, u16),
     /// `[] → [bool]`: does the regex match the input line?
     MatchLine(RegexId),
     /// `[str] → [bool]`: does the regex match the string?
@@ -120,6 +122,7 @@ impl fmt::Display for Op {
             PushBool(b) => write!(f, "push bool {b}"),
             Pop => write!(f, "pop"),
             Capture(r, g) => write!(f, "capture re{} ${g}", r.0),
+            Defined(r, g) => write!(f, "defined re{} ${g}", r.0),
             MatchLine(r) => write!(f, "match line re{}", r.0),
             MatchStr(r) => write!(f, "match str re{}", r.0),
             Not => write!(f, "not"),

@@ -162,6 +162,10 @@ impl Gen {
                 self.code.captures_read[regex.0 as usize] = true;
                 self.emit(Op::Capture(*regex, *group));
             }
+            ExprKind::Defined { regex, group } => {
+                self.code.captures_read[regex.0 as usize] = true;
+                self.emit(Op::Defined(*regex, *group));
+            }
             ExprKind::Load { metric, keys } => {
                 for k in keys {
                     self.expr(k);
@@ -272,8 +276,11 @@ impl Gen {
                 Some(r) => Op::SubstRegex(r),
                 None => Op::SubstStr,
             },
-            // int/float/string/bool are conversions, resolved by the checker.
-            Builtin::Int | Builtin::Float | Builtin::String | Builtin::Bool => return,
+            // int/float/string/bool are conversions, and defined() an expression of its own,
+            // resolved by the checker.
+            Builtin::Int | Builtin::Float | Builtin::String | Builtin::Bool | Builtin::Defined => {
+                return
+            }
         };
         self.emit(op);
     }

@@ -106,6 +106,16 @@ pub struct Program {
     pub strings: Vec<Box<[u8]>>,
     /// `strptime` layouts (Go reference layouts), validated by the checker.
     pub layouts: Vec<String>,
+    /// `log_filter`: the only logs the program reads, by source name (every log when empty).
+    pub log_filter: Vec<String>,
+}
+
+impl Program {
+    /// Does the program read lines of this source (`getfilename()`'s value)? As in mtail, a
+    /// `log_filter` names its logs exactly.
+    pub fn reads(&self, source: &[u8]) -> bool {
+        self.log_filter.is_empty() || self.log_filter.iter().any(|l| l.as_bytes() == source)
+    }
 }
 
 /// Errors of a program that did not compile, with its text to render them.
@@ -193,6 +203,7 @@ pub fn compile(name: &str, src: &str) -> Result<Program, CompileError> {
         line_set,
         strings: code.strings,
         layouts: code.layouts,
+        log_filter: checked.log_filter,
     })
 }
 

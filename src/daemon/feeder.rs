@@ -220,6 +220,9 @@ fn handle<'a>(
 }
 
 fn run_batch(p: &Loaded, source: &Source, lines: &Lines, h: &mut ProgHandles, log_errors: bool) {
+    if !p.program.reads(&source.name) {
+        return;
+    }
     let local = h.line_seconds.local();
     let mut vm = p.vm.lock().unwrap_or_else(PoisonError::into_inner);
     let before = vm.runtime_errors;

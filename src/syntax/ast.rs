@@ -47,6 +47,8 @@ pub enum Stmt {
     Next(Span),
     /// `stop`
     Stop(Span),
+    /// `log_filter NAME, …` (names or strings); the span covers the keyword.
+    LogFilter(Vec<Ident>, Span),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -265,6 +267,8 @@ impl BinOp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Builtin {
     Bool,
+    /// `defined($x)`: did capture group `$x` take part in the match (mtail 3.4)?
+    Defined,
     Float,
     GetFilename,
     Int,
@@ -279,8 +283,9 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 12] = [
+    pub const ALL: [Builtin; 13] = [
         Builtin::Bool,
+        Builtin::Defined,
         Builtin::Float,
         Builtin::GetFilename,
         Builtin::Int,
@@ -297,6 +302,7 @@ impl Builtin {
     pub fn as_str(self) -> &'static str {
         match self {
             Builtin::Bool => "bool",
+            Builtin::Defined => "defined",
             Builtin::Float => "float",
             Builtin::GetFilename => "getfilename",
             Builtin::Int => "int",

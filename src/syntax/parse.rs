@@ -213,6 +213,15 @@ impl<'s> Builder<'s> {
             Rule::del_stmt => self.del_stmt(p, level).map(Stmt::Del),
             Rule::next_stmt => Ok(Stmt::Next(span)),
             Rule::stop_stmt => Ok(Stmt::Stop(span)),
+            Rule::log_filter_stmt => {
+                let mut it = p.into_inner();
+                let kw = it.next().map_or(span, |k| span_of(&k));
+                let names = it.filter_map(|n| n.into_inner().next());
+                Ok(Stmt::LogFilter(
+                    names.map(|n| name_or_string(&n)).collect(),
+                    kw,
+                ))
+            }
             Rule::otherwise_stmt => return self.otherwise_stmt(p, level, diags),
             Rule::expr_stmt => return self.expr_stmt(p, level, diags),
             _ => Err(internal(span, "unknown statement")),
@@ -1150,6 +1159,7 @@ fn rule_name(r: Rule) -> &'static str {
         ident => "a name",
         metric_name => "a metric name",
         metric_key => "a label name",
+        log_name => "a log file name",
         metric_kind => "a metric kind",
         hidden_flag => "'hidden'",
         by_clause => "'by'",
@@ -1763,6 +1773,7 @@ mod tests {
                 Stmt::Del(_) => "del",
                 Stmt::Next(_) => "next",
                 Stmt::Stop(_) => "stop",
+                Stmt::LogFilter(..) => "log_filter",
             })
             .collect();
         assert_eq!(

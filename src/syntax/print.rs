@@ -94,6 +94,10 @@ impl Printer<'_> {
             }
             Stmt::Next(span) => self.line(depth, *span, "next"),
             Stmt::Stop(span) => self.line(depth, *span, "stop"),
+            Stmt::LogFilter(names, span) => {
+                let names: Vec<String> = names.iter().map(|n| format!("{:?}", n.name)).collect();
+                self.line(depth, *span, &format!("log_filter {}", names.join(", ")));
+            }
         }
     }
 }

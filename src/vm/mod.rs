@@ -275,6 +275,11 @@ impl Vm {
                     };
                     self.stack.push(Val::Str(s));
                 }
+                Op::Defined(r, g) => {
+                    let c = &self.caps[r.0 as usize];
+                    let d = c.group(g as usize, self.lines).is_some();
+                    self.stack.push(Val::Bool(d));
+                }
                 Op::MatchLine(r) => {
                     let m = self.match_line(&prog, r.0 as usize, line);
                     self.stack.push(Val::Bool(m));
