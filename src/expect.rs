@@ -122,44 +122,182 @@ pub fn diff_prometheus(expected: &str, actual: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Drop datum times so runs compare equal whatever the clock said.
-fn without_times(v: &Json) -> Json {
-    match v {
-        Json::Object(o) => Json::Object(
-            o.iter()
-                .filter(|(k, _)| *k != "Time")
-                .map(|(k, v)| (k.clone(), without_times(v)))
-                .collect(),
-        ),
-        Json::Array(a) => Json::Array(a.iter().map(without_times).collect()),
-        other => other.clone(),
+/// One JSON store flattened to leaves: metric → field path → value, where a label set's fields
+/// are under `{key="value",…}` (so the order of metrics and of label sets does not matter).
+type Leaves = BTreeMap<(String, String), BTreeMap<String, Json>>;
+
+/// A path segment: `.Name` for a plain key, `["+Inf"]` for any other.
+fn segment(key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        format!(".{key}")
+    } else {
+        format!("[{key:?}]")
     }
 }
 
-/// The difference between two JSON stores, metric by metric. Empty when they agree.
-pub fn diff_json(expected: &str, actual: &str) -> Result<String, String> {
-    let parse = |s: &str, what: &str| -> Result<BTreeMap<String, Json>, String> {
-        serde_json::from_str::<BTreeMap<String, Json>>(s)
-            .map_err(|e| format!("{what}: not mtail JSON: {e}"))
+/// Every leaf of `v` under `path`, datum times left out.
+fn flatten(v: &Json, path: String, out: &mut BTreeMap<String, Json>) {
+    match v {
+        Json::Object(o) => {
+            for (k, v) in o.iter().filter(|(k, _)| *k != "Time") {
+                flatten(v, format!("{path}{}", segment(k)), out);
+            }
+        }
+        Json::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                flatten(v, format!("{path}[{i}]"), out);
+            }
+        }
+        leaf => {
+            out.insert(path, leaf.clone());
+        }
+    }
+}
+
+/// `file:line:col` with the file reduced to its name: mtail writes the program path it was given.
+fn source_name(s: &str) -> String {
+    s.rsplit('/').next().unwrap_or(s).to_string()
+}
+
+/// The leaves of one metric object, under `(name, program)`.
+fn metric_leaves(m: &Json, out: &mut Leaves) -> Result<(), String> {
+    let obj = m.as_object().ok_or("a metric is not an object")?;
+    let text = |k: &str| obj.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+    let name = text("Name");
+    let fields = out.entry((name, text("Program"))).or_default();
+    let keys: Vec<&str> = obj
+        .get("Keys")
+        .and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default();
+    for (k, v) in obj {
+        match k.as_str() {
+            "Name" | "Program" => {}
+            "Source" => {
+                let s = source_name(v.as_str().unwrap_or(""));
+                fields.insert("Source".into(), Json::String(s));
+            }
+            "LabelValues" => {
+                for lv in v.as_array().into_iter().flatten() {
+                    let labels: Vec<&str> = lv
+                        .get("Labels")
+                        .and_then(Json::as_array)
+                        .map(|a| a.iter().filter_map(Json::as_str).collect())
+                        .unwrap_or_default();
+                    let set: Vec<String> = labels
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| format!("{}={l:?}", keys.get(i).unwrap_or(&"?")))
+                        .collect();
+                    let at = format!("{{{}}}", set.join(","));
+                    let mut leaves = BTreeMap::new();
+                    if let Some(o) = lv.as_object() {
+                        for (k, v) in o.iter().filter(|(k, _)| *k != "Labels") {
+                            // `Value.Value` is shown as `Value`, `Value.Sum` as `Sum`.
+                            let path = if k == "Value" && v.is_object() {
+                                String::new()
+                            } else {
+                                segment(k)
+                            };
+                            flatten(v, path, &mut leaves);
+                        }
+                    }
+                    for (path, v) in leaves {
+                        let path = if path.is_empty() {
+                            ".Value".into()
+                        } else {
+                            path
+                        };
+                        fields.insert(format!("{at}{path}"), v);
+                    }
+                }
+            }
+            _ => flatten(v, segment(k), fields),
+        }
+    }
+    Ok(())
+}
+
+/// A JSON store as one-shot (`{name: [metric, …]}`) or `/json` (`[metric, …]`) writes it.
+fn store_leaves(text: &str) -> Result<Leaves, String> {
+    let v: Json = serde_json::from_str(text).map_err(|e| format!("not mtail JSON: {e}"))?;
+    let mut out = Leaves::new();
+    let metrics: Vec<&Json> = match &v {
+        Json::Object(o) => o.values().filter_map(Json::as_array).flatten().collect(),
+        Json::Array(a) => a.iter().collect(),
+        _ => return Err("not mtail JSON: neither an object nor an array".into()),
     };
-    let e = parse(expected, "expected file")?;
-    let a = parse(actual, "output")?;
+    for m in metrics {
+        metric_leaves(m, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// A leaf as a number, when it is one or spells one (`"+Inf"`, `"0.5"`: bucket bounds).
+fn as_number(v: &Json) -> Option<f64> {
+    match v {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => match s.as_str() {
+            "+Inf" => Some(f64::INFINITY),
+            "-Inf" => Some(f64::NEG_INFINITY),
+            s => s.parse().ok(),
+        },
+        _ => None,
+    }
+}
+
+fn same_leaf(a: &Json, b: &Json) -> bool {
+    match (as_number(a), as_number(b)) {
+        (Some(x), Some(y)) => same(x, y),
+        _ => a == b,
+    }
+}
+
+/// The difference between two JSON stores, one line per field: `-` only expected, `+` only
+/// produced, `~` different value. Values compare as numbers where both are numbers (`6` and
+/// `6.0`, `"1"` and `1`); datum times are ignored, and `Source` compares by file name.
+pub fn diff_json(expected: &str, actual: &str) -> Result<String, String> {
+    let e = store_leaves(expected).map_err(|m| format!("expected file: {m}"))?;
+    let a = store_leaves(actual).map_err(|m| format!("output: {m}"))?;
+    let mut programs: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for (name, program) in e.keys().chain(a.keys()) {
+        programs.entry(name).or_default().insert(program);
+    }
+    let empty = BTreeMap::new();
     let mut out = String::new();
-    let names: std::collections::BTreeSet<&String> = e.keys().chain(a.keys()).collect();
-    for name in names {
-        let (ev, av) = (
-            e.get(name).map(without_times),
-            a.get(name).map(without_times),
-        );
-        if ev == av {
-            continue;
+    let ids: std::collections::BTreeSet<&(String, String)> = e.keys().chain(a.keys()).collect();
+    for id in ids {
+        let (ef, af) = (e.get(id), a.get(id));
+        // A name under two programs is shown with its program.
+        let who = if programs[id.0.as_str()].len() > 1 {
+            format!("{} ({})", id.0, id.1)
+        } else {
+            id.0.clone()
+        };
+        match (ef, af) {
+            (Some(_), None) => {
+                let _ = writeln!(out, "- {who} (metric not produced)");
+                continue;
+            }
+            (None, Some(_)) => {
+                let _ = writeln!(out, "+ {who} (metric not expected)");
+                continue;
+            }
+            _ => {}
         }
-        let _ = writeln!(out, "metric {name}:");
-        if let Some(ev) = ev {
-            let _ = writeln!(out, "- {ev}");
-        }
-        if let Some(av) = av {
-            let _ = writeln!(out, "+ {av}");
+        let (ef, af) = (ef.unwrap_or(&empty), af.unwrap_or(&empty));
+        let paths: std::collections::BTreeSet<&String> = ef.keys().chain(af.keys()).collect();
+        for path in paths {
+            let sep = if path.starts_with('{') { "" } else { " " };
+            match (ef.get(path), af.get(path)) {
+                (Some(x), None) => writeln!(out, "- {who}{sep}{path} {x}"),
+                (None, Some(y)) => writeln!(out, "+ {who}{sep}{path} {y}"),
+                (Some(x), Some(y)) if !same_leaf(x, y) => {
+                    writeln!(out, "~ {who}{sep}{path} expected {x}, got {y}")
+                }
+                _ => Ok(()),
+            }
+            .ok();
         }
     }
     Ok(out)
@@ -189,6 +327,44 @@ mod tests {
         let same = r#"{"a":[{"Name":"a","LabelValues":[{"Value":{"Value":1,"Time":9}}]}]}"#;
         let other = r#"{"a":[{"Name":"a","LabelValues":[{"Value":{"Value":2,"Time":9}}]}]}"#;
         assert_eq!(diff_json(e, same).unwrap(), "");
-        assert!(diff_json(e, other).unwrap().starts_with("metric a:\n- "));
+        assert_eq!(
+            diff_json(e, other).unwrap(),
+            "~ a{}.Value expected 1, got 2\n"
+        );
+    }
+
+    #[test]
+    fn json_diff_compares_by_value_whatever_the_order_and_spelling() {
+        let e = r#"{"c":[{"Name":"c","Program":"p","Keys":["k"],"LabelValues":[
+              {"Labels":["x"],"Value":{"Value":6,"Time":1}},
+              {"Labels":["y"],"Value":{"Value":2.5,"Time":1}}],
+            "Source":"/etc/mtail/p:1:9","Buckets":[{"Min":"0","Max":"+Inf"}]}]}"#;
+        // Label sets in the other order, 6.0 for 6, numbers for bucket bounds, the store form.
+        let a = r#"[{"Name":"c","Program":"p","Keys":["k"],"LabelValues":[
+              {"Labels":["y"],"Value":{"Value":2.5,"Time":7}},
+              {"Labels":["x"],"Value":{"Value":6.0,"Time":7}}],
+            "Source":"p:1:9","Buckets":[{"Min":0,"Max":"+Inf"}]}]"#;
+        assert_eq!(diff_json(e, a).unwrap(), "");
+    }
+
+    #[test]
+    fn json_diff_names_each_field_that_differs() {
+        let e = r#"{"c":[{"Name":"c","Program":"p","Kind":1,"Keys":["k"],"LabelValues":[
+              {"Labels":["x"],"Value":{"Value":6,"Time":1}},
+              {"Labels":["y"],"Value":{"Value":1,"Time":1}}]}],
+            "gone":[{"Name":"gone","Program":"p"}]}"#;
+        let a = r#"{"c":[{"Name":"c","Program":"p","Kind":2,"Keys":["k"],"LabelValues":[
+              {"Labels":["x"],"Value":{"Value":7,"Time":1}},
+              {"Labels":["z"],"Value":{"Value":1,"Time":1}}]}],
+            "new":[{"Name":"new","Program":"p"}]}"#;
+        assert_eq!(
+            diff_json(e, a).unwrap(),
+            "~ c .Kind expected 1, got 2\n\
+             ~ c{k=\"x\"}.Value expected 6, got 7\n\
+             - c{k=\"y\"}.Value 1\n\
+             + c{k=\"z\"}.Value 1\n\
+             - gone (metric not produced)\n\
+             + new (metric not expected)\n"
+        );
     }
 }

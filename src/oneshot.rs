@@ -1,10 +1,16 @@
 //! One-shot runs: read every log from its start to its end, run every program on every line,
 //! then hand back the VMs (and their stores) for printing.
+//!
+//! The `--logs` entries are read as the daemon reads them, to their end: files and glob
+//! patterns, FIFOs, `-` (standard input) and `journald:[UNIT]` (the whole journal, one line per
+//! entry's MESSAGE, through `journalctl --output=json`). Sockets and `cmd:` sources have no end:
+//! they are for the daemon, and one-shot refuses them.
 
 use crate::compile::Program;
 use crate::tail::lines::LineSplitter;
+use crate::tail::Spec;
 use crate::vm::{Vm, VmOptions};
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,28 +31,113 @@ pub fn vms(programs: Vec<Program>, opts: &VmOptions) -> Vec<Vm> {
         .collect()
 }
 
-/// Feed every line of `reader` to every VM; `name` is what `getfilename()` returns.
-/// Lines are cut at the VMs' `max_line_length`.
-pub fn feed(vms: &mut [Vm], name: &[u8], mut reader: impl Read) -> std::io::Result<u64> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut splitter = LineSplitter::with_max(max_line(vms));
+/// One opened `--logs` entry.
+pub enum Input {
+    /// Bytes cut into lines: a file, a FIFO, standard input.
+    Stream {
+        name: Vec<u8>,
+        reader: Box<dyn Read + Send>,
+    },
+    /// A `journalctl --output=json` child: one line per entry.
+    Journal {
+        name: Vec<u8>,
+        child: std::process::Child,
+    },
+}
+
+impl Input {
+    fn name(&self) -> &[u8] {
+        match self {
+            Input::Stream { name, .. } | Input::Journal { name, .. } => name,
+        }
+    }
+
+    /// Call `f` with every line of the input, cut at `max` bytes.
+    fn lines(self, max: usize, chunks: &mut dyn FnMut(Chunk<'_>)) -> std::io::Result<()> {
+        match self {
+            Input::Stream { mut reader, .. } => {
+                let mut buf = vec![0u8; CHUNK];
+                loop {
+                    let n = match reader.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    };
+                    chunks(Chunk::Bytes(&buf[..n]));
+                }
+                Ok(())
+            }
+            Input::Journal { name, mut child } => {
+                let spec = String::from_utf8_lossy(&name).into_owned();
+                let out = child.stdout.take().ok_or_else(|| {
+                    std::io::Error::other(format!("{spec}: journalctl has no output"))
+                })?;
+                let mut out = std::io::BufReader::with_capacity(CHUNK, out);
+                let (mut raw, mut msg, mut bad) = (Vec::new(), Vec::new(), 0u64);
+                let mut batch: Vec<Box<[u8]>> = Vec::new();
+                loop {
+                    raw.clear();
+                    if out.read_until(b'\n', &mut raw)? == 0 {
+                        break;
+                    }
+                    match serde_json::from_slice::<serde_json::Value>(&raw) {
+                        Ok(entry) => {
+                            msg.clear();
+                            if crate::tail::journald::message(&entry, &mut msg) {
+                                msg.truncate(max);
+                                batch.push(msg.as_slice().into());
+                            }
+                        }
+                        Err(_) => bad += 1,
+                    }
+                    if batch.len() >= 1024 {
+                        chunks(Chunk::Lines(std::mem::take(&mut batch)));
+                    }
+                }
+                chunks(Chunk::Lines(batch));
+                let status = child.wait()?;
+                if bad > 0 {
+                    eprintln!("{spec}: {bad} journal entries that are not JSON were skipped");
+                }
+                if !status.success() {
+                    return Err(std::io::Error::other(format!(
+                        "{spec}: journalctl ended with {status}"
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What an input hands on: bytes to cut into lines, or whole lines.
+enum Chunk<'a> {
+    Bytes(&'a [u8]),
+    Lines(Vec<Box<[u8]>>),
+}
+
+/// Feed every line of `input` to every VM that reads it (`log_filter`); the input's name is what
+/// `getfilename()` returns. Lines are cut at the VMs' `max_line_length`.
+pub fn feed(vms: &mut [Vm], input: Input) -> std::io::Result<u64> {
+    let max = max_line(vms);
+    let name = input.name().to_vec();
+    let mut splitter = LineSplitter::with_max(max);
     let mut lines = 0u64;
-    let mut reading: Vec<&mut Vm> = vms.iter_mut().filter(|v| v.program().reads(name)).collect();
+    let mut reading: Vec<&mut Vm> = vms
+        .iter_mut()
+        .filter(|v| v.program().reads(&name))
+        .collect();
     let mut each = |line: &[u8]| {
         lines += 1;
         for vm in reading.iter_mut() {
-            vm.run_line(line, name);
+            vm.run_line(line, &name);
         }
     };
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        splitter.feed(&buf[..n], &mut each);
-    }
+    input.lines(max, &mut |c| match c {
+        Chunk::Bytes(b) => splitter.feed(b, &mut each),
+        Chunk::Lines(ls) => ls.iter().for_each(|l| each(l)),
+    })?;
     splitter.finish(&mut each);
     Ok(lines)
 }
@@ -83,39 +174,69 @@ pub fn expand(logs: &[impl AsRef<Path>]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Run the programs over the log files, in order (glob patterns expanded). With several
-/// programs and several cores, the programs are spread over worker threads: the logs are read
-/// once and every worker gets every chunk.
+/// Run the programs over the logs, in order (glob patterns expanded). With several programs and
+/// several cores, the programs are spread over worker threads: the logs are read once and every
+/// worker gets every chunk.
 pub fn run(
     programs: Vec<Program>,
     logs: &[impl AsRef<Path>],
     opts: &VmOptions,
 ) -> std::io::Result<Run> {
-    let files = expand(logs)?;
+    let inputs = open_all(logs)?;
     let mut vms = vms(programs, opts);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = cores.min(vms.len());
     if workers <= 1 {
         let mut lines = 0;
-        for (name, file) in open_all(&files)? {
-            lines += feed(&mut vms, &name, file)?;
+        for input in inputs {
+            lines += feed(&mut vms, input)?;
         }
         return Ok(Run { vms, lines });
     }
-    parallel(vms, workers, &files)
+    parallel(vms, workers, inputs)
 }
 
-/// Every file opened (so a missing one is reported before any work), with its source name.
-fn open_all(files: &[PathBuf]) -> std::io::Result<Vec<(Vec<u8>, std::fs::File)>> {
-    files
-        .iter()
-        .map(|path| {
-            let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            let file = std::fs::File::open(path)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-            Ok((abs.as_os_str().as_encoded_bytes().to_vec(), file))
-        })
-        .collect()
+/// Every entry opened (so a missing file is reported before any work).
+pub fn open_all(logs: &[impl AsRef<Path>]) -> std::io::Result<Vec<Input>> {
+    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+    let mut out = Vec::new();
+    for log in logs {
+        let text = log.as_ref().to_string_lossy().into_owned();
+        match Spec::parse(&text).map_err(invalid)? {
+            Spec::Stdin => out.push(Input::Stream {
+                name: text.into_bytes(),
+                reader: Box::new(std::io::stdin()),
+            }),
+            Spec::Journald(unit) => {
+                let child = crate::tail::journald::whole_journal(unit.as_deref())
+                    .spawn()
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("{text}: journalctl: {e}")))?;
+                out.push(Input::Journal {
+                    name: text.into_bytes(),
+                    child,
+                });
+            }
+            Spec::Files(_) | Spec::Pipe(_) => {
+                let plain = text.strip_prefix("file://").unwrap_or(&text);
+                for path in expand(&[plain])? {
+                    let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+                    let file = std::fs::File::open(&path).map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+                    })?;
+                    out.push(Input::Stream {
+                        name: abs.as_os_str().as_encoded_bytes().to_vec(),
+                        reader: Box::new(file),
+                    });
+                }
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "{text}: a socket or command source has no end; one-shot reads files, FIFOs, `-` and `journald:`"
+                )))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What the reader sends to each worker.
@@ -123,12 +244,13 @@ enum Msg {
     /// A new file begins: its source name.
     Start(Arc<[u8]>),
     Chunk(Arc<[u8]>),
+    /// Whole lines (journal entries).
+    Lines(Arc<[Box<[u8]>]>),
     /// The file ended: deliver a last line without a newline.
     End,
 }
 
-fn parallel(vms: Vec<Vm>, workers: usize, files: &[PathBuf]) -> std::io::Result<Run> {
-    let opened = open_all(files)?;
+fn parallel(vms: Vec<Vm>, workers: usize, opened: Vec<Input>) -> std::io::Result<Run> {
     let max = max_line(&vms);
     let total = vms.len();
     let mut groups: Vec<Vec<(usize, Vm)>> = (0..workers).map(|_| Vec::new()).collect();
@@ -156,6 +278,7 @@ fn parallel(vms: Vec<Vm>, workers: usize, files: &[PathBuf]) -> std::io::Result<
                     };
                     match msg {
                         Msg::Chunk(c) => splitter.feed(&c, &mut each),
+                        Msg::Lines(ls) => ls.iter().for_each(|l| each(l)),
                         Msg::End => splitter.finish(&mut each),
                         Msg::Start(n) => {
                             reads = group.iter().map(|(_, vm)| vm.program().reads(&n)).collect();
@@ -166,7 +289,7 @@ fn parallel(vms: Vec<Vm>, workers: usize, files: &[PathBuf]) -> std::io::Result<
                 (group, lines)
             }));
         }
-        let read = read_into(opened, &senders);
+        let read = read_into(opened, max, &senders);
         drop(senders);
         let mut done = Vec::new();
         let mut lines = 0;
@@ -191,9 +314,10 @@ fn parallel(vms: Vec<Vm>, workers: usize, files: &[PathBuf]) -> std::io::Result<
     })
 }
 
-/// Read every file in chunks and send each chunk to every worker.
+/// Read every input and send each chunk to every worker.
 fn read_into(
-    opened: Vec<(Vec<u8>, std::fs::File)>,
+    opened: Vec<Input>,
+    max: usize,
     senders: &[std::sync::mpsc::SyncSender<Msg>],
 ) -> std::io::Result<()> {
     let send = |m: &dyn Fn() -> Msg| {
@@ -202,21 +326,19 @@ fn read_into(
             let _ = tx.send(m());
         }
     };
-    for (name, mut file) in opened {
-        let name: Arc<[u8]> = Arc::from(name);
+    for input in opened {
+        let name: Arc<[u8]> = Arc::from(input.name());
         send(&|| Msg::Start(Arc::clone(&name)));
-        loop {
-            let mut buf = vec![0u8; CHUNK];
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            buf.truncate(n);
-            let chunk: Arc<[u8]> = Arc::from(buf);
-            send(&|| Msg::Chunk(Arc::clone(&chunk)));
-        }
+        input.lines(max, &mut |c| match c {
+            Chunk::Bytes(b) => {
+                let chunk: Arc<[u8]> = Arc::from(b);
+                send(&|| Msg::Chunk(Arc::clone(&chunk)));
+            }
+            Chunk::Lines(ls) => {
+                let ls: Arc<[Box<[u8]>]> = Arc::from(ls);
+                send(&|| Msg::Lines(Arc::clone(&ls)));
+            }
+        })?;
         send(&|| Msg::End);
     }
     Ok(())
@@ -256,10 +378,10 @@ mod tests {
         let opts = VmOptions::default();
         let mut one = vms(programs(), &opts);
         let mut lines = 0;
-        for (name, file) in open_all(&files).unwrap() {
-            lines += feed(&mut one, &name, file).unwrap();
+        for input in open_all(&files).unwrap() {
+            lines += feed(&mut one, input).unwrap();
         }
-        let many = parallel(vms(programs(), &opts), 2, &files).unwrap();
+        let many = parallel(vms(programs(), &opts), 2, open_all(&files).unwrap()).unwrap();
         assert_eq!(
             lines, 10002,
             "5000 + 5000 lines, an empty one and a last one without a newline"

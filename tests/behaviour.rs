@@ -338,3 +338,20 @@ fn defined_tells_whether_a_group_took_part_in_the_match() {
         3,
     );
 }
+
+#[test]
+fn a_scalar_counter_may_not_hold_a_string() {
+    fails(
+        "counter a\n/(\\S+)/ {\n  a = $1\n}\n",
+        "Scalar counter `a' is assigned a string",
+        1,
+    );
+    // A number made from the string is fine, and so is a string in a gauge or a text.
+    assert_eq!(
+        run(
+            "counter a\ngauge g\ntext t\n/(\\S+)/ {\n  a = int($1)\n  g = $1\n  t = $1\n}\n",
+            &["7"]
+        ),
+        vec!["a{} 7", "g{} \"7\"", "t{} \"7\""]
+    );
+}

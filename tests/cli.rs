@@ -376,7 +376,10 @@ fn test_shows_a_readable_diff_and_update_rewrites() {
         .arg(&json)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("metric hits:"));
+        .stdout(predicate::str::contains(
+            "~ hits{path=\"/a\"}.Value expected 2, got 1",
+        ))
+        .stdout(predicate::str::contains("- hits{path=\"/b\"}.Value 1"));
 }
 
 #[test]
@@ -580,4 +583,158 @@ fn log_filter_in_one_shot_reads_only_the_logs_named() {
         text.contains("lines_total{prog=\"all.mtail\"} 5\n"),
         "{text}"
     );
+}
+
+/// `logmill test` against the JSON that Debian's mtail writes for the same program and log:
+/// it passes, the one-shot JSON is the same bytes, and a changed value is named field by field.
+#[test]
+fn logmill_test_accepts_the_json_that_mtail_writes() {
+    let Ok(mtail) = which_mtail() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mtail must be installed in CI"
+        );
+        eprintln!("mtail not installed: logmill test against mtail's JSON skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("shapes.mtail");
+    // One-letter names (Source without an end column), floats that are whole, a histogram with
+    // fractional bounds, a text with characters Go escapes, times from the log.
+    std::fs::write(
+        &prog,
+        "histogram h buckets 1, 2.5, 1000000\n\
+         counter c by code\n\
+         gauge g\n\
+         gauge ratio\n\
+         text t\n\
+         /^(?P<ts>\\S+) (?P<n>\\d+) (?P<code>\\S+)/ {\n\
+         \x20 strptime($ts, \"2006-01-02T15:04:05\")\n\
+         \x20 h = $n\n\
+         \x20 c[$code]++\n\
+         \x20 g = float($n) * 2.0\n\
+         \x20 ratio = float($n) / 3.0\n\
+         \x20 t = \"a<b&c>\"\n\
+         }\n",
+    )
+    .unwrap();
+    let log = dir.path().join("in.log");
+    std::fs::write(
+        &log,
+        "2026-01-02T03:04:05 1 x\n2026-01-02T03:04:06 3 y\n2026-01-02T03:04:07 2000000 x\n",
+    )
+    .unwrap();
+    let theirs = std::process::Command::new(&mtail)
+        .current_dir(dir.path())
+        .args([
+            "--port",
+            "0",
+            "--logtostderr",
+            "--one_shot",
+            "--one_shot_format=json",
+        ])
+        .args(["--progs", "shapes.mtail", "--logs", "in.log"])
+        .output()
+        .unwrap();
+    assert!(theirs.status.success());
+    let expected = dir.path().join("expected.json");
+    std::fs::write(&expected, &theirs.stdout).unwrap();
+
+    let ours = logmill()
+        .current_dir(dir.path())
+        .args(["--one_shot", "--progs", "shapes.mtail", "--logs", "in.log"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ours.stdout),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    logmill()
+        .arg("test")
+        .args([&prog, &log, &expected])
+        .assert()
+        .success();
+
+    let changed =
+        String::from_utf8(theirs.stdout)
+            .unwrap()
+            .replacen("\"Value\": 2,", "\"Value\": 5,", 1);
+    std::fs::write(&expected, changed).unwrap();
+    logmill()
+        .arg("test")
+        .args([&prog, &log, &expected])
+        .assert()
+        .failure()
+        .stdout("~ c{code=\"x\"}.Value expected 5, got 2\n");
+}
+
+/// One-shot reads `-` (standard input) and `journald:` as the daemon does, and refuses the
+/// sources that have no end.
+#[test]
+fn one_shot_reads_stdin_and_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("p.mtail");
+    std::fs::write(
+        &prog,
+        "counter lines_total by file\n/^/ {\n  lines_total[getfilename()]++\n}\n",
+    )
+    .unwrap();
+    let run = |logs: &[&str], path: Option<&str>, stdin: &str| {
+        let mut c = logmill();
+        c.arg("--one_shot")
+            .arg("--one_shot_format=prometheus")
+            .arg("--progs")
+            .arg(&prog);
+        for l in logs {
+            c.args(["--logs", l]);
+        }
+        if let Some(p) = path {
+            c.env("PATH", p);
+        }
+        c.write_stdin(stdin).output().unwrap()
+    };
+    let out = run(&["-"], None, "a\nb\nlast without newline");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("lines_total{file=\"-\",prog=\"p.mtail\"} 3"),
+        "{out:?}"
+    );
+
+    // A stand-in journalctl: it records its arguments and prints the journal as JSON, one entry
+    // with a MESSAGE in bytes, one with a newline inside (still one line), one that is not JSON.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let args = dir.path().join("args");
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" > {}\nprintf '%s\\n' '{{\"MESSAGE\":\"hello\"}}' '{{\"MESSAGE\":[104,105]}}' '{{\"MESSAGE\":\"two\\nparts\"}}' 'not json' '{{\"OTHER\":1}}'\n",
+        args.display()
+    );
+    let jc = bin.join("journalctl");
+    std::fs::write(&jc, script).unwrap();
+    std::fs::set_permissions(&jc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = run(&["journald:ssh.service"], Some(&path), "");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("lines_total{file=\"journald:ssh.service\",prog=\"p.mtail\"} 3"),
+        "{out:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 journal entries that are not JSON"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&args).unwrap().trim(),
+        "--output=json --no-pager --unit ssh.service"
+    );
+
+    for endless in ["unix:///tmp/x.sock", "udp://127.0.0.1:0", "cmd:1s:true"] {
+        let out = run(&[endless], None, "");
+        assert_eq!(out.status.code(), Some(1), "{endless}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("has no end"),
+            "{endless}: {out:?}"
+        );
+    }
 }

@@ -216,13 +216,13 @@ fn same(a: f64, b: f64) -> bool {
 }
 
 /// A JSON number as written for a float: `null` for NaN and the infinities, else the float's
-/// shortest round-trip digits (found verbatim in `text`). serde_json's default parser (without
+/// shortest round-trip digits as Go spells them (found verbatim in `text`). serde_json's default parser (without
 /// its `float_roundtrip` feature) may read those digits a few units in the last place off, so the
 /// parsed number is compared with a relative tolerance.
 fn json_float_matches(j: &serde_json::Value, v: f64, text: &str) -> bool {
     match j.as_f64() {
         Some(back) => {
-            let digits = serde_json::to_string(&v).unwrap_or_default();
+            let digits = logmill::export::json::go_json_float(v);
             v.is_finite()
                 && (back == v || (back - v).abs() <= 1e-15 * v.abs())
                 && text.contains(&format!(": {digits}"))

@@ -58,3 +58,47 @@ fn bytecode_of_every_example_program() {
     }
     println!("bytecode snapshots: passed {}/{}", files.len(), files.len());
 }
+
+/// The diagnostics of the language of mtail 3.4 (`log_filter`, `defined()`, chained matches) and
+/// of a scalar counter holding a string: programs written here, no corpus needed.
+#[test]
+fn diagnostics_of_the_language_of_mtail_3_4() {
+    let cases = [
+        (
+            "named group declared twice",
+            "counter c by x\nconst B /(?P<x>b)/\n/(?P<x>a)/ && B {\n  c[$x]++\n}\n",
+        ),
+        (
+            "defined of a non capture",
+            "counter c\n/(a)?/ {\n  defined(1) {\n    c++\n  }\n}\n",
+        ),
+        (
+            "defined with two arguments",
+            "counter c\n/(a)?(b)?/ {\n  defined($1, $2) {\n    c++\n  }\n}\n",
+        ),
+        (
+            "log_filter without a name",
+            "log_filter\ncounter c\n/x/ {\n  c++\n}\n",
+        ),
+        (
+            "log_filter with a number",
+            "log_filter 42\ncounter c\n/x/ {\n  c++\n}\n",
+        ),
+        (
+            "scalar counter holding a string",
+            "counter a\n/(\\S+)/ {\n  a = $1\n}\n",
+        ),
+    ];
+    for (name, program) in cases {
+        let err = compile(&format!("{name}.mtail"), program).expect_err(name);
+        insta::assert_snapshot!(
+            format!("diagnostics_3_4__{}", snapshot_name(name)),
+            err.to_string()
+        );
+    }
+    println!(
+        "3.4 diagnostics snapshots: passed {}/{}",
+        cases.len(),
+        cases.len()
+    );
+}

@@ -113,7 +113,12 @@ impl<'a> Checker<'a> {
     fn pos(&self, span: Span) -> String {
         let (l, c) = line_col(self.src, span.start);
         let (_, ec) = line_col(self.src, span.end.max(span.start + 1) - 1);
-        format!("{}:{l}:{c}-{ec}", self.name)
+        // As mtail's `Position.String`: the end column only when the span is wider than one.
+        if ec > c {
+            format!("{}:{l}:{c}-{ec}", self.name)
+        } else {
+            format!("{}:{l}:{c}", self.name)
+        }
     }
 
     // ---- scopes -------------------------------------------------------------------------
@@ -593,6 +598,7 @@ impl<'a> Checker<'a> {
             .collect();
         Ok(Checked {
             metrics,
+            metric_spans: self.metrics.iter().map(|m| m.decl.name.span).collect(),
             regexes: self.regexes,
             body,
             log_filter: self.log_filter,

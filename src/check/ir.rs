@@ -74,6 +74,8 @@ pub struct RegexDef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
     pub metrics: Vec<MetricDef>,
+    /// Where each metric's name is declared, by the index of `metrics`.
+    pub metric_spans: Vec<Span>,
     pub regexes: Vec<RegexDef>,
     pub body: Vec<Stmt>,
     /// `log_filter`: the only logs the program reads (every log when empty).

@@ -10,7 +10,8 @@ mod codegen;
 pub mod runs;
 
 use crate::check;
-use crate::store::MetricDef;
+use crate::store::{MetricDef, ValueType};
+use crate::syntax::ast::MetricKind;
 use crate::syntax::{self, diag::Diagnostic};
 use bytecode::Op;
 use regex_automata::meta;
@@ -152,7 +153,7 @@ pub fn compile(name: &str, src: &str) -> Result<Program, CompileError> {
     let checked = check::check(&ast, name, src).map_err(fail)?;
     let code = codegen::generate(&checked);
     let mut regexes = Vec::with_capacity(checked.regexes.len());
-    let mut diags = Vec::new();
+    let mut diags = string_counters(&checked);
     for (i, r) in checked.regexes.iter().enumerate() {
         match regex::bytes::RegexBuilder::new(&r.translated)
             .size_limit(64 << 20)
@@ -205,6 +206,34 @@ pub fn compile(name: &str, src: &str) -> Result<Program, CompileError> {
         layouts: code.layouts,
         log_filter: checked.log_filter,
     })
+}
+
+/// A scalar counter is set to 0 before the first line, so it must hold a number. As in mtail,
+/// the checker accepts a string in one (its type is sound) and code generation refuses it ("Can't
+/// initialize to zero"); a dimensioned counter has no value before its first label set, so it
+/// may hold a string like a gauge.
+fn string_counters(checked: &check::ir::Checked) -> Vec<Diagnostic> {
+    checked
+        .metrics
+        .iter()
+        .zip(&checked.metric_spans)
+        .filter(|(m, _)| {
+            m.kind == MetricKind::Counter && m.keys.is_empty() && m.value_type == ValueType::String
+        })
+        .map(|(m, &span)| {
+            Diagnostic::new(
+                span,
+                format!(
+                    "Scalar counter `{}' is assigned a string: a scalar counter starts at 0, so it can only hold numbers.",
+                    m.name
+                ),
+            )
+            .with_hint(format!(
+                "Declare it as `text {}' to keep a string, or convert the value with int() or float().",
+                m.name
+            ))
+        })
+        .collect()
 }
 
 /// The set of line regexes, when there are at least two (one regex is run directly).

@@ -40,6 +40,19 @@ pub fn message(entry: &Value, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// `journalctl` printing the whole journal (or a unit's) as JSON and ending: one-shot runs.
+pub fn whole_journal(unit: Option<&str>) -> std::process::Command {
+    let mut cmd = std::process::Command::new("journalctl");
+    cmd.args(["--output=json", "--no-pager"]);
+    if let Some(unit) = unit {
+        cmd.args(["--unit", unit]);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
 pub async fn run(opts: Options, sink: Sink, restarts: IntCounter, mut stop: watch::Receiver<bool>) {
     let mut cursor = opts.cursor;
     let mut backoff = FIRST_BACKOFF;
