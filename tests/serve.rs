@@ -282,6 +282,29 @@ fn json_is_the_store() {
 }
 
 #[test]
+fn varz_is_mtail_s_plain_page() {
+    let (_r, t) = http_server();
+    let r = get(&t, "/varz", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    let host = logmill::export::varz::hostname();
+    assert!(
+        r.body
+            .lines()
+            .any(|l| l == format!("lines_total{{prog=http.mtail,instance={host}}} 5")),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .lines()
+            .any(|l| l == format!("last_path{{prog=http.mtail,instance={host}}} /d")),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
 fn status_page_shows_programs_and_errors() {
     let state = state_with(
         &[

@@ -1,10 +1,11 @@
-//! The endpoints: `/metrics`, `/json`, `/` (status page), `/progz[?prog=NAME]`, `/healthz`.
+//! The endpoints: `/metrics`, `/json`, `/varz`, `/` (status page), `/progz[?prog=NAME]`,
+//! `/healthz`.
 //! Only GET and HEAD are served and no request may carry a body. Rendering runs on tokio's
 //! blocking pool so a large scrape never holds up the server's other connections.
 
 use super::accept::choose;
 use super::{scrape, status, ServeConfig};
-use crate::export::{json, prometheus::Options};
+use crate::export::{json, prometheus::Options, varz};
 use crate::state::State;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -85,6 +86,12 @@ pub async fn handle(
                 "application/json",
                 json::render_store(&refs),
             )
+        }
+        "/varz" => {
+            let snapshot = state.snapshot();
+            let refs: Vec<_> = snapshot.iter().collect();
+            let body = varz::render(&refs, config.emit_prog_label, &config.hostname);
+            plain(StatusCode::OK, body)
         }
         "/" => respond(
             StatusCode::OK,

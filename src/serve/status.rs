@@ -124,7 +124,7 @@ pub fn render(state: &State) -> String {
          .err{{color:#b00;white-space:pre-wrap;font-family:monospace}}</style></head><body>\n\
          <h1>logmill</h1>\n<p>version {} · up {}d {:02}:{:02}:{:02}</p>\n\
          <p><a href=\"/metrics\">/metrics</a> · <a href=\"/json\">/json</a> · \
-         <a href=\"/progz\">/progz</a> · <a href=\"/healthz\">/healthz</a></p>\n",
+         <a href=\"/varz\">/varz</a> · <a href=\"/progz\">/progz</a> · <a href=\"/healthz\">/healthz</a></p>\n",
         html(VERSION),
         uptime / 86400,
         uptime / 3600 % 24,
