@@ -349,8 +349,8 @@ pub struct Config {
     pub daemon: Daemon,
     /// `--max_recursion_depth`, `--max_regexp_length`.
     pub limits: crate::syntax::limits::Limits,
-    /// The default log filter (`-v`): `info`, `debug` or `trace`; RUST_LOG overrides it.
-    pub log_level: &'static str,
+    /// logmill's own log (glog's flags, RUST_LOG).
+    pub logging: crate::logging::Logging,
 }
 
 /// Settings that only the daemon uses.
@@ -443,7 +443,7 @@ impl Config {
             serve: crate::serve::ServeConfig::default(),
             daemon: Daemon::default(),
             limits: crate::syntax::limits::Limits::default(),
-            log_level: "info",
+            logging: crate::logging::Logging::default(),
         }
     }
 }
@@ -561,13 +561,14 @@ impl Flags {
                 "logmill: --{flag} is accepted for mtail's command lines and has no effect here"
             );
         }
-        let log_level = match self.verbosity.as_deref().map(str::parse::<i64>) {
-            None => "info",
-            Some(Ok(v)) if v >= 3 => "trace",
-            Some(Ok(v)) if v >= 1 => "debug",
-            Some(Ok(_)) => "info",
-            Some(Err(_)) => return Err("-v must be a number (glog's verbosity)".into()),
-        };
+        let logging = crate::logging::Logging::from_flags(
+            self.verbosity.as_deref(),
+            self.vmodule.as_deref(),
+            self.log_dir.clone(),
+            self.logtostderr,
+            self.alsologtostderr,
+            self.stderrthreshold.as_deref(),
+        )?;
         Ok(Config {
             progs,
             logs: self.logs.into_iter().filter(|l| !l.is_empty()).collect(),
@@ -587,7 +588,7 @@ impl Flags {
                 max_recursion_depth: self.max_recursion_depth,
                 max_regexp_length: self.max_regexp_length,
             },
-            log_level,
+            logging,
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod compile;
 pub mod daemon;
 pub mod expect;
 pub mod export;
+pub mod logging;
 pub mod oneshot;
 pub mod programs;
 pub mod serve;

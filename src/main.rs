@@ -213,14 +213,7 @@ fn test_program(
 }
 
 fn run_daemon(config: &Config) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(config.log_level)),
-        )
-        .init();
+    config.logging.init()?;
     let d = &config.daemon;
     let opts = daemon::Options {
         progs: config.progs.clone(),

@@ -420,3 +420,55 @@ fn log_filter_restricts_a_program_to_the_logs_it_names() {
     assert_eq!(lines_of(&t, b.to_str().unwrap()), None, "{t}");
     d.stop_prometheus();
 }
+
+/// glog's destination flags: `--log_dir` writes logmill.log there and stderr keeps only
+/// errors; `--alsologtostderr` keeps everything on stderr too.
+#[test]
+fn log_dir_takes_the_log_and_stderr_keeps_only_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("glog");
+    std::fs::create_dir(&logs).unwrap();
+    let log_dir = format!("--log_dir={}", logs.display());
+    let prog = "counter n\n/x/ {\n  n++\n}\n";
+    // With --alsologtostderr both get every event.
+    let applog = dir.path().join("app.log");
+    std::fs::write(&applog, "x\n").unwrap();
+    let applog = applog.to_str().unwrap();
+    let d = Daemon::start(
+        dir.path(),
+        prog,
+        &[applog],
+        &[&log_dir, "--alsologtostderr"],
+    );
+    d.stop_prometheus();
+    let file = std::fs::read_to_string(logs.join("logmill.log")).unwrap();
+    assert!(file.contains("logmill running"), "{file}");
+    assert!(!file.contains("\x1b["), "no colours in a file: {file}");
+
+    // Alone, --log_dir leaves stderr to errors.
+    std::fs::remove_file(logs.join("logmill.log")).unwrap();
+    let progs = dir.path().join("progs");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_logmill"))
+        .arg("--progs")
+        .arg(&progs)
+        .args(["--port=0", "--logs", applog, &log_dir])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !std::fs::read_to_string(logs.join("logmill.log"))
+        .unwrap_or_default()
+        .contains("logmill running")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing in logmill.log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    common::signal(child.id(), libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("INFO"), "{stderr}");
+}

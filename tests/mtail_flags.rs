@@ -33,6 +33,7 @@ fn value(name: &str) -> &'static str {
         "max_regexp_length" | "max_recursion_depth" => "200",
         "override_timezone" => "Europe/Berlin",
         "stderrthreshold" => "ERROR",
+        "vmodule" => "tail=2",
         "log_backtrace_at" => "main.go:1",
         n if n.ends_with("interval") || n.ends_with("deadline") => "1m",
         _ => "x",
