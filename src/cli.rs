@@ -424,6 +424,23 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
+/// A message about the flags with each flag spelled as the user typed it: `-port` stays
+/// `-port` where [`normalize_args`] made it `--port`.
+pub fn as_typed(message: &str, typed: &[String]) -> String {
+    let mut out = message.to_string();
+    for a in typed.iter().skip(1) {
+        let single_dash_long = a.len() > 2 && a.starts_with('-') && !a.starts_with("--");
+        if !single_dash_long {
+            continue;
+        }
+        let name = a[1..].split('=').next().unwrap_or("");
+        if let Ok(re) = regex::Regex::new(&format!(r"--{}\b", regex::escape(name))) {
+            out = re.replace_all(&out, format!("-{name}")).into_owned();
+        }
+    }
+    out
+}
+
 impl Config {
     /// mtail's defaults for everything but the programs and the mode.
     pub fn new(progs: PathBuf, mode: Mode) -> Config {

@@ -1,7 +1,7 @@
 //! The `logmill` command: parse flags, load programs, run, print.
 
 use clap::Parser;
-use logmill::cli::{normalize_args, Config, Flags, Format, Mode};
+use logmill::cli::{as_typed, normalize_args, Config, Flags, Format, Mode};
 use logmill::compile::Program;
 use logmill::{check, daemon, expect, export, oneshot, programs, syntax, vm::VmOptions};
 use std::io::Write;
@@ -9,11 +9,19 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let flags = Flags::parse_from(normalize_args(std::env::args()));
+    let typed: Vec<String> = std::env::args().collect();
+    let flags = match Flags::try_parse_from(normalize_args(typed.clone())) {
+        Ok(f) => f,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprint!("{}", as_typed(&e.render().to_string(), &typed));
+            return ExitCode::from(2);
+        }
+    };
     let config = match flags.into_config() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("logmill: {e}");
+            eprintln!("logmill: {}", as_typed(&e, &typed));
             return ExitCode::from(2);
         }
     };

@@ -738,3 +738,32 @@ fn one_shot_reads_stdin_and_the_journal() {
         );
     }
 }
+
+/// Errors name a flag as it was typed: Go's `-flag` stays `-flag`.
+#[test]
+fn errors_quote_flags_as_typed() {
+    let out = logmill()
+        .args(["-port=abc", "-progs", "p"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("'-port <PORT>'"), "{err}");
+    let out = logmill().arg("-bogus_flag").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'-bogus_flag'"));
+    let out = logmill()
+        .args(["-progs", "p", "-logs", "l", "-metrics_format=zz"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-metrics_format must be") && !err.contains("--metrics_format"),
+        "{err}"
+    );
+    // Typed with two dashes, two dashes.
+    let out = logmill()
+        .args(["--port=abc", "--progs", "p"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'--port <PORT>'"));
+}
