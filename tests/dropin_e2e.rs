@@ -3,7 +3,6 @@
 //! mtail deployment has it, asking for OpenMetrics first), and the series it stores — names,
 //! labels and values — are the same.
 
-#[allow(dead_code)]
 mod support;
 
 use std::collections::BTreeMap;
