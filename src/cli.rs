@@ -367,6 +367,9 @@ pub struct Daemon {
     pub vm_logs_runtime_errors: bool,
     pub disable_fsnotify: bool,
     pub max_series: usize,
+    /// Pushes to graphite, statsd and collectd; `None` when no target is set (or the interval
+    /// is zero).
+    pub push: Option<crate::push::Options>,
 }
 
 impl Default for Daemon {
@@ -384,6 +387,7 @@ impl Default for Daemon {
             vm_logs_runtime_errors: true,
             disable_fsnotify: false,
             max_series: DEFAULT_MAX_SERIES,
+            push: None,
         }
     }
 }
@@ -478,6 +482,7 @@ impl Flags {
             }
             None => {}
         }
+        let push = self.push()?;
         let progs = self
             .progs
             .ok_or("--progs is required: a program file or a directory of programs")?;
@@ -511,6 +516,7 @@ impl Flags {
             vm_logs_runtime_errors: self.vm_logs_runtime_errors,
             disable_fsnotify: self.disable_fsnotify,
             max_series: self.max_series,
+            push,
         };
         let zone = zone(self.override_timezone.as_deref())?;
         let mut serve = crate::serve::ServeConfig::from_flags(
@@ -529,12 +535,6 @@ impl Flags {
                     self.metrics_format
                 )
             })?;
-        if self.graphite_host_port.is_some()
-            || self.statsd_hostport.is_some()
-            || self.collectd_socketpath.is_some()
-        {
-            eprintln!("logmill: pushing metrics is not available in this build; the push flags have no effect");
-        }
         let profiling = [
             ("block_profile_rate", self.block_profile_rate.is_some()),
             (
@@ -588,6 +588,60 @@ impl Flags {
                 max_regexp_length: self.max_regexp_length,
             },
             log_level,
+        })
+    }
+}
+
+impl Flags {
+    /// The push targets and their timing, as mtail reads its push flags: an empty address is
+    /// no target; a zero interval pushes nothing.
+    fn push(&self) -> Result<Option<crate::push::Options>, String> {
+        use crate::export::{collectd, graphite, statsd};
+        use crate::push::Target;
+        let interval = duration("metric_push_interval", &self.metric_push_interval)?;
+        let deadline = positive(
+            "metric_push_write_deadline",
+            &self.metric_push_write_deadline,
+        )?;
+        let mut targets = Vec::new();
+        let set = |o: &Option<String>| o.clone().filter(|a| !a.is_empty());
+        if let Some(path) = self
+            .collectd_socketpath
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            targets.push(Target::Collectd {
+                path,
+                opts: collectd::Options {
+                    hostname: crate::push::hostname(),
+                    prefix: self.collectd_prefix.clone(),
+                    interval_secs: interval.map_or(0, |i| i.as_secs()),
+                },
+            });
+        }
+        if let Some(addr) = set(&self.graphite_host_port) {
+            targets.push(Target::Graphite {
+                addr,
+                opts: graphite::Options {
+                    prefix: self.graphite_prefix.clone(),
+                },
+            });
+        }
+        if let Some(addr) = set(&self.statsd_hostport) {
+            targets.push(Target::Statsd {
+                addr,
+                opts: statsd::Options {
+                    prefix: self.statsd_prefix.clone(),
+                },
+            });
+        }
+        Ok(match interval {
+            Some(interval) if !targets.is_empty() => Some(crate::push::Options {
+                interval,
+                deadline,
+                targets,
+            }),
+            _ => None,
         })
     }
 }

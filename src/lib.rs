@@ -7,6 +7,7 @@ pub mod expect;
 pub mod export;
 pub mod oneshot;
 pub mod programs;
+pub mod push;
 pub mod serve;
 pub mod state;
 pub mod store;
