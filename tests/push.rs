@@ -1,0 +1,543 @@
+//! Pushes end to end: the logmill binary as a daemon with mtail's push flags, pushing every
+//! second to receivers in the test (graphite: a TCP listener, statsd: a UDP socket, collectd: a
+//! Unix socket answering `0 Success` per line). Each push must equal Debian mtail's capture in
+//! `../shared/push/reference/expected/` line by line (order aside), normalised as its
+//! `pushes.py` does (times of this run → `NOW`, the host → `HOST`). Then the failures: no
+//! receiver, a collectd that closes mid-push, a receiver that never reads.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::{get, wait_for, Target};
+
+fn reference() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/push/reference")
+}
+
+/// The reference corpus, or `None` (said once; a failure under `CI=true`).
+fn corpus() -> Option<PathBuf> {
+    let dir = reference();
+    if dir.join("examples.txt").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing under CI",
+        dir.display()
+    );
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!(
+            "SKIPPED: the push reference {} is missing (mtail's captures, ../shared/push)",
+            dir.display()
+        )
+    });
+    None
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname(2) writes at most buf.len() bytes into our buffer.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    assert_eq!(r, 0);
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// What the receivers got: per push (a connection, or a run of datagrams from one port), its
+/// bytes, in arrival order.
+#[derive(Default)]
+struct Received {
+    graphite: Vec<Vec<u8>>,
+    statsd: Vec<(u16, Vec<Vec<u8>>)>,
+    collectd: Vec<Vec<u8>>,
+}
+
+/// The three receivers, recording into `Received` until the test ends.
+struct Receivers {
+    graphite: u16,
+    statsd: u16,
+    collectd: PathBuf,
+    got: Arc<Mutex<Received>>,
+}
+
+impl Receivers {
+    fn start(dir: &Path) -> Receivers {
+        let got = Arc::new(Mutex::new(Received::default()));
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let graphite = tcp.local_addr().unwrap().port();
+        let g = Arc::clone(&got);
+        std::thread::spawn(move || {
+            for conn in tcp.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let g = Arc::clone(&g);
+                std::thread::spawn(move || {
+                    let mut bytes = Vec::new();
+                    let _ = conn.read_to_end(&mut bytes);
+                    g.lock().unwrap().graphite.push(bytes);
+                });
+            }
+        });
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let statsd = udp.local_addr().unwrap().port();
+        let g = Arc::clone(&got);
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while let Ok((n, from)) = udp.recv_from(&mut buf) {
+                let mut r = g.lock().unwrap();
+                match r.statsd.last_mut() {
+                    Some((port, push)) if *port == from.port() => push.push(buf[..n].to_vec()),
+                    _ => r.statsd.push((from.port(), vec![buf[..n].to_vec()])),
+                }
+            }
+        });
+        let collectd = dir.join("collectd.sock");
+        let unix = std::os::unix::net::UnixListener::bind(&collectd).unwrap();
+        let g = Arc::clone(&got);
+        std::thread::spawn(move || {
+            for conn in unix.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let g = Arc::clone(&g);
+                std::thread::spawn(move || {
+                    let (mut bytes, mut buf) = (Vec::new(), [0u8; 4096]);
+                    while let Ok(n) = conn.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        bytes.extend_from_slice(&buf[..n]);
+                        let answers = buf[..n].iter().filter(|&&b| b == b'\n').count();
+                        let ok = "0 Success: 1 value has been dispatched.\n".repeat(answers);
+                        let _ = conn.write_all(ok.as_bytes());
+                    }
+                    g.lock().unwrap().collectd.push(bytes);
+                });
+            }
+        });
+        Receivers {
+            graphite,
+            statsd,
+            collectd,
+            got,
+        }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        vec![
+            format!("--graphite_host_port=127.0.0.1:{}", self.graphite),
+            format!("--statsd_hostport=127.0.0.1:{}", self.statsd),
+            format!("--collectd_socketpath={}", self.collectd.display()),
+        ]
+    }
+
+    /// Every push received so far of one kind, as lines.
+    fn pushes(&self, kind: &str) -> Vec<Vec<String>> {
+        let r = self.got.lock().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match kind {
+            "graphite" => r.graphite.iter().map(|b| split(&text(b))).collect(),
+            "collectd" => r.collectd.iter().map(|b| split(&text(b))).collect(),
+            _ => r
+                .statsd
+                .iter()
+                .map(|(_, ds)| ds.iter().map(|d| text(d)).collect())
+                .collect(),
+        }
+    }
+}
+
+fn split(text: &str) -> Vec<String> {
+    text.split_terminator('\n').map(str::to_string).collect()
+}
+
+/// `pushes.py`'s normalisation: a time within the run → `NOW`, this host → `HOST`, sorted.
+fn normalise(kind: &str, lines: &[String], t0: i64, t1: i64, host: &str) -> Vec<String> {
+    let ts = |t: &str| match t.parse::<i64>() {
+        Ok(v) if t0 - 1 <= v && v <= t1 + 1 => "NOW".to_string(),
+        _ => t.to_string(),
+    };
+    let mut out: Vec<String> = lines
+        .iter()
+        .map(|l| match kind {
+            "graphite" => match l.rsplit_once(' ') {
+                Some((head, t)) => format!("{head} {}", ts(t)),
+                None => l.clone(),
+            },
+            "collectd" => {
+                let host_part = format!("PUTVAL \"{host}/");
+                let l = match l.strip_prefix(&host_part) {
+                    Some(rest) => format!("PUTVAL \"HOST/{rest}"),
+                    None => l.clone(),
+                };
+                match l
+                    .rsplit_once(' ')
+                    .and_then(|(h, tv)| Some((h, tv.split_once(':')?)))
+                {
+                    Some((head, (t, v))) => format!("{head} {}:{v}", ts(t)),
+                    None => l,
+                }
+            }
+            _ => l.clone(),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The logmill binary as a daemon; SIGTERM and reaped on drop.
+struct Logmill {
+    child: std::process::Child,
+    http: PathBuf,
+}
+
+impl Logmill {
+    fn start(dir: &Path, prog: &Path, log: &Path, flags: &[String]) -> Logmill {
+        let http = dir.join("http.sock");
+        let stderr = std::fs::File::create(dir.join("logmill.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_logmill"))
+            .arg("--progs")
+            .arg(prog)
+            .arg("--logs")
+            .arg(log)
+            .arg("--logs_from_start")
+            .arg("--unix_socket")
+            .arg(&http)
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start logmill");
+        Logmill { child, http }
+    }
+
+    fn metrics(&self) -> Option<String> {
+        if !self.http.exists() {
+            return None;
+        }
+        let r = get(&Target::Unix(self.http.clone()), "/metrics", &[]);
+        (r.status == 200).then_some(r.body)
+    }
+
+    /// SIGTERM, then the exit status (killed after 10 s).
+    fn stop(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Logmill {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const KINDS: [&str; 3] = ["graphite", "statsd", "collectd"];
+
+/// Run one example; for each kind, `Ok` or what the last push looked like against the reference.
+fn run_example(dir: &Path, reference: &Path, line: &str) -> Vec<(String, Result<(), String>)> {
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap().to_string();
+    let prog = reference.join(words.next().unwrap());
+    let log = reference.join(words.next().unwrap());
+    let extra: Vec<String> = words.map(str::to_string).collect();
+    let dir = dir.join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let receivers = Receivers::start(&dir);
+    let mut flags = receivers.flags();
+    // 1 s, as in the captures: collectd lines carry the interval in whole seconds.
+    flags.push("--metric_push_interval=1s".into());
+    flags.extend(extra);
+    let t0 = now_secs();
+    let mut logmill = Logmill::start(&dir, &prog, &log, &flags);
+    let host = hostname();
+    let expected: BTreeMap<&str, Vec<String>> = KINDS
+        .iter()
+        .map(|k| {
+            let text = std::fs::read_to_string(reference.join(format!("expected/{name}.{k}")))
+                .unwrap_or_else(|e| panic!("expected/{name}.{k}: {e}"));
+            (*k, split(&text))
+        })
+        .collect();
+    // Pushes come every second: wait until one of each kind equals the reference.
+    let matches = |kind: &str| {
+        let t1 = now_secs();
+        receivers
+            .pushes(kind)
+            .iter()
+            .any(|p| normalise(kind, p, t0, t1, &host) == expected[kind])
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !KINDS.iter().all(|k| matches(k)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = logmill.stop();
+    let t1 = now_secs();
+    KINDS
+        .iter()
+        .map(|&kind| {
+            let result = if matches(kind) {
+                Ok(())
+            } else {
+                let pushes = receivers.pushes(kind);
+                let last = pushes.last().map(|p| normalise(kind, p, t0, t1, &host));
+                Err(format!(
+                    "{} pushes (logmill {status}); the last:\n  {}\nexpected:\n  {}",
+                    pushes.len(),
+                    last.unwrap_or_default().join("\n  "),
+                    expected[kind].join("\n  ")
+                ))
+            };
+            (format!("{name}.{kind}"), result)
+        })
+        .collect()
+}
+
+#[test]
+fn pushes_equal_mtails_lines() {
+    let Some(reference) = corpus() else { return };
+    let examples = std::fs::read_to_string(reference.join("examples.txt")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let results: Vec<(String, Result<(), String>)> = std::thread::scope(|s| {
+        let runs: Vec<_> = examples
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (dir, reference) = (dir.path(), &reference);
+                s.spawn(move || run_example(dir, reference, l))
+            })
+            .collect();
+        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+    });
+    let passed = results.iter().filter(|(_, r)| r.is_ok()).count();
+    for (name, r) in &results {
+        match r {
+            Ok(()) => println!("ok {name}"),
+            Err(e) => println!("FAILED {name}: {e}"),
+        }
+    }
+    println!("push: passed {passed}/{}", results.len());
+    assert_eq!(passed, results.len(), "pushes differ from mtail's");
+    assert_eq!(results.len(), 12, "4 examples × 3 receivers");
+}
+
+/// The value of the sample `series` (name and labels as printed) in a scrape.
+fn sample(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn errors(body: &str, target: &str, reason: &str) -> f64 {
+    let series = format!("logmill_push_errors_total{{reason=\"{reason}\",target=\"{target}\"}}");
+    sample(body, &series).unwrap_or(0.0)
+}
+
+/// Counts lines, one series per distinct line: enough series to fill a socket buffer.
+const BY_LINE: &str = "counter lines_total\ncounter seen by line\n/^(?P<l>.+)$/ {\n  lines_total++\n  seen[$l]++\n}\n";
+
+fn write_prog(dir: &Path) -> PathBuf {
+    let prog = dir.join("by_line.mtail");
+    std::fs::write(&prog, BY_LINE).unwrap();
+    prog
+}
+
+fn append(log: &Path, from: usize, to: usize) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let text: String = (from..to)
+        .map(|i| format!("a line long enough to make the pushed lines long {i}\n"))
+        .collect();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn lines_total(body: &str) -> Option<f64> {
+    sample(body, "lines_total{prog=\"by_line.mtail\"}")
+}
+
+/// A scrape, timed.
+fn timed_metrics(l: &Logmill) -> Option<(String, Duration)> {
+    let t = Instant::now();
+    let body = l.metrics()?;
+    Some((body, t.elapsed()))
+}
+
+#[test]
+fn without_receivers_errors_are_counted_and_lines_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    append(&log, 0, 10);
+    let closed = support::free_port();
+    let flags = [
+        format!("--graphite_host_port=127.0.0.1:{closed}"),
+        format!("--statsd_hostport=127.0.0.1:{closed}"),
+        format!(
+            "--collectd_socketpath={}",
+            dir.path().join("none.sock").display()
+        ),
+        "--metric_push_interval=200ms".to_string(),
+    ];
+    let mut l = Logmill::start(dir.path(), &write_prog(dir.path()), &log, &flags);
+    wait_for(Duration::from_secs(30), "dial errors counted", || {
+        let body = l.metrics()?;
+        (errors(&body, "graphite", "dial") >= 2.0 && errors(&body, "collectd", "dial") >= 2.0)
+            .then_some(())
+    });
+    append(&log, 10, 30);
+    let body = wait_for(Duration::from_secs(30), "the new lines counted", || {
+        let body = l.metrics()?;
+        (lines_total(&body) == Some(30.0)).then_some(body)
+    });
+    let pushes = sample(&body, "logmill_pushes_total{target=\"statsd\"}").unwrap();
+    assert!(pushes >= 2.0, "statsd pushes go on: {pushes}");
+    assert!(l.stop().success());
+    let text = std::fs::read_to_string(dir.path().join("logmill.log")).unwrap();
+    let logged = text.matches("push to graphite").count();
+    assert_eq!(logged, 1, "one log line a minute per target:\n{text}");
+}
+
+#[test]
+fn a_collectd_that_closes_mid_push_blocks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    // ~60 bytes a series, 20 000 series: a push far larger than a socket buffer.
+    append(&log, 0, 20_000);
+    let sock = dir.path().join("closer.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0u8; 100];
+            let _ = conn.read(&mut buf);
+            drop(conn);
+        }
+    });
+    let flags = [
+        format!("--collectd_socketpath={}", sock.display()),
+        "--metric_push_interval=300ms".to_string(),
+    ];
+    let mut l = Logmill::start(dir.path(), &write_prog(dir.path()), &log, &flags);
+    wait_for(Duration::from_secs(60), "write errors counted", || {
+        let body = l.metrics()?;
+        (errors(&body, "collectd", "write") >= 3.0).then_some(())
+    });
+    append(&log, 20_000, 20_010);
+    wait_for(
+        Duration::from_secs(30),
+        "lines counted after failed pushes",
+        || {
+            let (body, took) = timed_metrics(&l)?;
+            assert!(took < Duration::from_secs(1), "a scrape took {took:?}");
+            (lines_total(&body) == Some(20_010.0)).then_some(())
+        },
+    );
+    let status = l.stop();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_receiver_that_never_reads_ends_the_push_at_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    append(&log, 0, 20_000);
+    let sock = dir.path().join("mute.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let h = Arc::clone(&held);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            h.lock().unwrap().push(conn);
+        }
+    });
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let tcp_held = Arc::new(Mutex::new(Vec::new()));
+    let th = Arc::clone(&tcp_held);
+    std::thread::spawn(move || {
+        for conn in tcp.incoming().flatten() {
+            th.lock().unwrap().push(conn);
+        }
+    });
+    let flags = [
+        format!("--collectd_socketpath={}", sock.display()),
+        format!("--graphite_host_port=127.0.0.1:{port}"),
+        "--metric_push_interval=1s".to_string(),
+        "--metric_push_write_deadline=300ms".to_string(),
+    ];
+    let mut l = Logmill::start(dir.path(), &write_prog(dir.path()), &log, &flags);
+    let body = wait_for(Duration::from_secs(60), "timeouts counted", || {
+        let (body, took) = timed_metrics(&l)?;
+        assert!(took < Duration::from_secs(1), "a scrape took {took:?}");
+        (errors(&body, "collectd", "timeout") >= 2.0).then_some(body)
+    });
+    // Nothing piles up: one push at a time, each abandoned at its deadline.
+    let pushes = sample(&body, "logmill_pushes_total{target=\"collectd\"}").unwrap();
+    let timeouts = errors(&body, "collectd", "timeout");
+    assert!(
+        pushes - timeouts <= 1.0,
+        "{pushes} pushes, {timeouts} timeouts"
+    );
+    assert!(held.lock().unwrap().len() >= 2, "a new connection per push");
+    let t = Instant::now();
+    assert!(l.stop().success());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "stopping took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn no_push_at_shutdown_nor_in_one_shot() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    append(&log, 0, 5);
+    let receivers = Receivers::start(dir.path());
+    let mut flags = receivers.flags();
+    flags.push("--metric_push_interval=1h".into());
+    let prog = write_prog(dir.path());
+    let mut l = Logmill::start(dir.path(), &prog, &log, &flags);
+    wait_for(Duration::from_secs(30), "the lines counted", || {
+        (lines_total(&l.metrics()?) == Some(5.0)).then_some(())
+    });
+    assert!(l.stop().success());
+    let out = Command::new(env!("CARGO_BIN_EXE_logmill"))
+        .arg("--progs")
+        .arg(&prog)
+        .arg("--logs")
+        .arg(&log)
+        .arg("--one_shot")
+        .args(&flags)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    for kind in KINDS {
+        assert_eq!(receivers.pushes(kind).len(), 0, "{kind} got a push");
+    }
+}
