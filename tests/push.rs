@@ -541,3 +541,342 @@ fn no_push_at_shutdown_nor_in_one_shot() {
         assert_eq!(receivers.pushes(kind).len(), 0, "{kind} got a push");
     }
 }
+
+// Real receivers: carbon (graphite-carbon), etsy statsd (npm) and collectd (unixsock), each
+// fed by logmill pushing `kinds` every second; what they stored is read back with their tools.
+
+/// logmill running `kinds` from the reference with push `flags` (1 s interval).
+fn kinds_daemon(dir: &Path, reference: &Path, flags: &[String]) -> Logmill {
+    let mut flags = flags.to_vec();
+    flags.push("--metric_push_interval=1s".into());
+    Logmill::start(
+        dir,
+        &reference.join("progs/kinds.mtail"),
+        &reference.join("logs/kinds.log"),
+        &flags,
+    )
+}
+
+/// A child process with its output in `dir/<name>.out`, killed on drop.
+fn spawn(dir: &Path, name: &str, cmd: &mut Command) -> support::Child {
+    let out = std::fs::File::create(dir.join(format!("{name}.out"))).unwrap();
+    let err = out.try_clone().unwrap();
+    support::Child(
+        cmd.stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}")),
+    )
+}
+
+fn wait_tcp(port: u16, what: &str) {
+    wait_for(Duration::from_secs(60), what, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+}
+
+#[test]
+fn carbon_stores_what_logmill_pushes() {
+    let Some(reference) = corpus() else { return };
+    let Some(carbon) = support::tool("carbon-cache (graphite-carbon)", &["/usr/bin/carbon-cache"])
+    else {
+        return;
+    };
+    let Some(fetch) = support::tool(
+        "whisper-fetch (python3-whisper)",
+        &["/usr/bin/whisper-fetch"],
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (line, pickle, query) = (
+        support::free_port(),
+        support::free_port(),
+        support::free_port(),
+    );
+    let conf = format!(
+        "[cache]\nSTORAGE_DIR = {d}/storage/\nLOCAL_DATA_DIR = {d}/storage/whisper/\n\
+         CONF_DIR = {d}/\nLOG_DIR = {d}/log/\nPID_DIR = {d}/\nDATABASE = whisper\n\
+         ENABLE_LOGROTATION = False\nUSER =\nENABLE_TAGS = False\nMAX_CACHE_SIZE = inf\n\
+         MAX_UPDATES_PER_SECOND = 10000\nMAX_CREATES_PER_MINUTE = 10000\n\
+         LINE_RECEIVER_INTERFACE = 127.0.0.1\nLINE_RECEIVER_PORT = {line}\n\
+         ENABLE_UDP_LISTENER = False\nPICKLE_RECEIVER_INTERFACE = 127.0.0.1\n\
+         PICKLE_RECEIVER_PORT = {pickle}\nCACHE_QUERY_INTERFACE = 127.0.0.1\n\
+         CACHE_QUERY_PORT = {query}\nWHISPER_AUTOFLUSH = True\n",
+        d = d.display()
+    );
+    std::fs::create_dir_all(d.join("storage/whisper")).unwrap();
+    std::fs::create_dir_all(d.join("log")).unwrap();
+    std::fs::write(d.join("carbon.conf"), conf).unwrap();
+    std::fs::write(
+        d.join("storage-schemas.conf"),
+        "[default]\npattern = .*\nretentions = 1s:2h\n",
+    )
+    .unwrap();
+    let _carbon = spawn(
+        d,
+        "carbon",
+        Command::new(carbon)
+            .arg("--nodaemon")
+            .arg(format!("--config={}/carbon.conf", d.display()))
+            .arg(format!("--pidfile={}/carbon.pid", d.display()))
+            .arg(format!("--logdir={}/log", d.display()))
+            .arg("start"),
+    );
+    wait_tcp(line, "carbon's line receiver");
+    let t0 = now_secs();
+    let mut l = kinds_daemon(
+        d,
+        &reference,
+        &[format!("--graphite_host_port=127.0.0.1:{line}")],
+    );
+    let whisper = d.join("storage/whisper/kinds/mtail");
+    // A series' stored values since the start (whisper-fetch prints `time value`).
+    let stored = |path: &str| -> Vec<String> {
+        let file = whisper.join(format!("{path}.wsp"));
+        if !file.exists() {
+            return Vec::new();
+        }
+        let out = Command::new(&fetch)
+            .arg(format!("--from={}", t0 - 5))
+            .arg(&file)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|v| *v != "None")
+            .map(str::to_string)
+            .collect()
+    };
+    // Each label set its own buckets: code 500 saw one value, above the last bound (mtail
+    // stores code 200's 2 here).
+    let want = [
+        ("plain", "4.000000"),
+        ("ratio", "0.250000"),
+        ("bigint", "12345678901.000000"),
+        ("temperature/sensor/s-1_a", "0.100000"),
+        ("requests_total/method/POST/path/api/v1/a-b", "1.000000"),
+        ("resp_size/code/200", "7.250000"),
+        ("resp_size/code/200/bin_0/5", "1.000000"),
+        ("resp_size/code/200/count", "2.000000"),
+        ("resp_size/code/500/count", "1.000000"),
+        ("resp_size/code/500/bin_inf", "1.000000"),
+        ("resp_size/code/404/bin_1000", "1.000000"),
+    ];
+    wait_for(
+        Duration::from_secs(60),
+        "carbon to store the pushes",
+        || {
+            want.iter()
+                .all(|(path, v)| stored(path).iter().any(|s| s == v))
+                .then_some(())
+        },
+    );
+    for (path, v) in want {
+        let got = stored(path);
+        assert!(got.iter().all(|s| s == v), "{path}: {got:?}, want {v}");
+    }
+    assert!(l.stop().success());
+    let body = std::fs::read_to_string(d.join("logmill.log")).unwrap();
+    assert!(
+        !body.contains("push to graphite"),
+        "no push failed:\n{body}"
+    );
+}
+
+/// A management command to statsd (`gauges`, `counters`, `timers`), its answer up to `END`.
+fn statsd_admin(port: u16, command: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("{command}\n").as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while !String::from_utf8_lossy(&out).contains("END") {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `'name': value` from statsd's printed object.
+fn statsd_value(text: &str, name: &str) -> Option<String> {
+    let at = text.find(&format!("'{name}': "))? + name.len() + 4;
+    let rest = &text[at..];
+    let end = rest.find([',', '\n', '}']).unwrap_or(rest.len());
+    Some(rest[..end].trim().to_string())
+}
+
+#[test]
+fn statsd_takes_what_logmill_pushes() {
+    let Some(reference) = corpus() else { return };
+    let Some(statsd) = support::tool(
+        "statsd (npm install -g statsd)",
+        &["/usr/bin/statsd", "/usr/local/bin/statsd"],
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let admin = support::free_port();
+    // No flush during the test: counters add up every push.
+    let conf = format!(
+        "{{ port: {udp}, address: \"127.0.0.1\", mgmt_port: {admin}, mgmt_address: \"127.0.0.1\", \
+         backends: [\"./backends/console\"], flushInterval: 3600000 }}\n"
+    );
+    std::fs::write(d.join("config.js"), conf).unwrap();
+    let _statsd = spawn(d, "statsd", Command::new(statsd).arg(d.join("config.js")));
+    wait_tcp(admin, "statsd's management port");
+    let mut l = kinds_daemon(
+        d,
+        &reference,
+        &[format!("--statsd_hostport=127.0.0.1:{udp}")],
+    );
+    let counters = wait_for(Duration::from_secs(60), "two pushes in statsd", || {
+        let c = statsd_admin(admin, "counters");
+        let plain: f64 = statsd_value(&c, "kinds.mtail.plain")?.parse().ok()?;
+        (plain >= 8.0).then_some(c)
+    });
+    // Counters go as running totals, so statsd adds them up: a multiple of mtail's 4.
+    let plain: f64 = statsd_value(&counters, "kinds.mtail.plain")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(plain % 4.0, 0.0, "{counters}");
+    let pushes = plain / 4.0;
+    for (name, per_push) in [
+        (
+            "kinds.mtail.requests_total.method.GET.path.-index_html",
+            2.0,
+        ),
+        ("kinds.mtail.notes_total.note.hello_world", 1.0),
+        ("kinds.mtail.resp_size.code.500", 1500.0),
+        ("kinds.mtail.never_seen", 0.0),
+    ] {
+        let v: f64 = statsd_value(&counters, name)
+            .unwrap_or_else(|| panic!("{name} in {counters}"))
+            .parse()
+            .unwrap();
+        assert_eq!(v, per_push * pushes, "{name}: {counters}");
+    }
+    assert_eq!(
+        statsd_value(&counters, "statsd.bad_lines_seen").as_deref(),
+        Some("0")
+    );
+    let gauges = statsd_admin(admin, "gauges");
+    for (name, v) in [
+        ("kinds.mtail.ratio", "0.25"),
+        ("kinds.mtail.big", "1000000"),
+        ("kinds.mtail.tiny", "0.00001"),
+        ("kinds.mtail.bigint", "12345678901"),
+        ("kinds.mtail.temperature.sensor.s-1_a", "0.1"),
+    ] {
+        assert_eq!(statsd_value(&gauges, name).as_deref(), Some(v), "{gauges}");
+    }
+    let timers = statsd_admin(admin, "timers");
+    assert!(
+        timers.contains("'kinds.mtail.latency_ms.host.web_example-1': [ 12.5"),
+        "{timers}"
+    );
+    assert!(l.stop().success());
+}
+
+#[test]
+fn collectd_takes_what_logmill_pushes_and_its_refusals_are_counted() {
+    let Some(reference) = corpus() else { return };
+    let Some(collectd) = support::tool("collectd (collectd-core)", &["/usr/sbin/collectd"]) else {
+        return;
+    };
+    let Some(ctl) = support::tool("collectdctl (collectd-utils)", &["/usr/bin/collectdctl"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sock = d.join("collectd.sock");
+    let conf = format!(
+        "Hostname \"logmill-test\"\nFQDNLookup false\nBaseDir \"{d}\"\nPIDFile \"{d}/collectd.pid\"\n\
+         Interval 1\nTypesDB \"/usr/share/collectd/types.db\"\nLoadPlugin unixsock\n\
+         <Plugin unixsock>\n  SocketFile \"{s}\"\n  SocketPerms \"0600\"\n</Plugin>\n",
+        d = d.display(),
+        s = sock.display()
+    );
+    std::fs::write(d.join("collectd.conf"), conf).unwrap();
+    let _collectd = spawn(
+        d,
+        "collectd",
+        Command::new(collectd)
+            .arg("-f")
+            .arg("-C")
+            .arg(d.join("collectd.conf")),
+    );
+    wait_for(Duration::from_secs(60), "collectd's socket", || {
+        std::os::unix::net::UnixStream::connect(&sock).ok()
+    });
+    let mut l = kinds_daemon(
+        d,
+        &reference,
+        &[format!("--collectd_socketpath={}", sock.display())],
+    );
+    let host = hostname();
+    let getval = |id: &str| {
+        let out = Command::new(&ctl)
+            .arg("-s")
+            .arg(&sock)
+            .arg("getval")
+            .arg(format!("{host}/mtail-kinds.mtail/{id}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    wait_for(
+        Duration::from_secs(60),
+        "collectd to hold the gauges",
+        || (getval("gauge-ratio") == "value=2.500000e-01").then_some(()),
+    );
+    for (id, v) in [
+        ("gauge-big", "value=1.000000e+06"),
+        ("gauge-tiny", "value=1.000000e-05"),
+        ("gauge-temperature-sensor-s_1.a", "value=1.000000e-01"),
+        ("gauge-latency_ms-host-web.example_1", "value=1.250000e+01"),
+    ] {
+        assert_eq!(getval(id), v, "{id}");
+    }
+    let out = Command::new(&ctl)
+        .arg("-s")
+        .arg(&sock)
+        .arg("listval")
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    // collectd itself turns `/` in an identifier part into `_`.
+    for id in [
+        "counter-plain",
+        "counter-requests_total-method-GET-path-_index.html",
+        "counter-notes_total-note-hello world",
+    ] {
+        assert!(
+            list.contains(&format!("{host}/mtail-kinds.mtail/{id}")),
+            "{id}:\n{list}"
+        );
+    }
+    // Per push collectd refuses the 3 histograms (no such type) and the never-updated `0:0`.
+    let body = wait_for(Duration::from_secs(30), "refusals counted", || {
+        let body = l.metrics()?;
+        (errors(&body, "collectd", "rejected") >= 8.0).then_some(body)
+    });
+    assert_eq!(errors(&body, "collectd", "rejected") % 4.0, 0.0, "{body}");
+    for reason in ["dial", "write", "timeout"] {
+        assert_eq!(errors(&body, "collectd", reason), 0.0, "{reason}");
+    }
+    assert!(l.stop().success());
+}
