@@ -528,6 +528,7 @@ impl Flags {
         serve.emit_prog_label = self.emit_prog_label;
         serve.emit_timestamp = self.emit_metric_timestamp;
         serve.max_connections = self.max_connections;
+        serve.graphite_prefix = self.graphite_prefix.clone();
         serve.exposition =
             crate::serve::accept::Choice::parse(&self.metrics_format).ok_or_else(|| {
                 format!(
@@ -624,6 +625,7 @@ impl Flags {
                 addr,
                 opts: graphite::Options {
                     prefix: self.graphite_prefix.clone(),
+                    with_text: false,
                 },
             });
         }

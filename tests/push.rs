@@ -880,3 +880,32 @@ fn collectd_takes_what_logmill_pushes_and_its_refusals_are_counted() {
     }
     assert!(l.stop().success());
 }
+
+#[test]
+fn the_graphite_page_has_the_pushed_lines_and_text_metrics() {
+    let Some(reference) = corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = now_secs();
+    let mut l = Logmill::start(
+        dir.path(),
+        &reference.join("progs/kinds.mtail"),
+        &reference.join("logs/kinds.log"),
+        &["--graphite_prefix=pre.".to_string()],
+    );
+    let expected = std::fs::read_to_string(reference.join("expected/kinds.graphite")).unwrap();
+    let mut want: Vec<String> = split(&expected)
+        .into_iter()
+        .map(|l| format!("pre.{l}"))
+        .chain(["pre.kinds.mtail.last_user dave NOW".to_string()])
+        .collect();
+    want.sort();
+    wait_for(Duration::from_secs(30), "/graphite to show the log", || {
+        if !l.http.exists() {
+            return None;
+        }
+        let r = get(&Target::Unix(l.http.clone()), "/graphite", &[]);
+        let got = normalise("graphite", &split(&r.body), t0, now_secs(), "");
+        (r.status == 200 && got == want).then_some(())
+    });
+    assert!(l.stop().success());
+}

@@ -24,7 +24,7 @@ pub struct Options {
 pub fn render(metrics: &[&Metric], opts: &Options) -> (Vec<u8>, usize) {
     let mut out = Vec::with_capacity(96 * metrics.len());
     let mut lines = 0;
-    for (m, key, d) in pushed(metrics) {
+    for (m, key, d) in pushed(metrics, false) {
         out.extend_from_slice(b"PUTVAL \"");
         out.extend_from_slice(opts.hostname.as_bytes());
         out.push(b'/');

@@ -6,7 +6,7 @@
 //! A histogram sends its sum as the value, and before it one `….bin_<max>` line per bucket
 //! (that bucket's own count, not cumulative; `bin_inf` for the last) and a `….count` line.
 //! mtail writes every label set's bucket lines from its first label set's buckets; here each
-//! label set sends its own.
+//! label set sends its own. The same lines answer `/graphite`, with text metrics among them.
 
 use super::{push_labelled_name, push_time, push_value, pushed};
 use crate::store::{format::push_go_float, Metric, Value};
@@ -16,6 +16,8 @@ use crate::store::{format::push_go_float, Metric, Value};
 pub struct Options {
     /// `--graphite_prefix`, put before every path verbatim.
     pub prefix: String,
+    /// Text metrics too, their value the text (mtail's `/graphite` page; pushes leave them out).
+    pub with_text: bool,
 }
 
 /// The lines of one push, and how many there are.
@@ -24,7 +26,7 @@ pub fn render(metrics: &[&Metric], opts: &Options) -> (Vec<u8>, usize) {
     let mut lines = 0;
     let mut path = Vec::new();
     let mut stamp = Vec::new();
-    for (m, key, d) in pushed(metrics) {
+    for (m, key, d) in pushed(metrics, opts.with_text) {
         path.clear();
         path.extend_from_slice(opts.prefix.as_bytes());
         path.extend_from_slice(m.def.program.as_bytes());
@@ -88,6 +90,7 @@ mod tests {
             &refs,
             &Options {
                 prefix: "p.".into(),
+                with_text: false,
             },
         );
         let text = String::from_utf8(text).unwrap();

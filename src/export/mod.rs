@@ -15,13 +15,15 @@ use crate::syntax::ast::MetricKind;
 pub type Snapshot<'a> = Vec<&'a Metric>;
 
 /// The series the push formats send, in snapshot order: every series of every metric that is
-/// neither hidden nor text (mtail's `writeSocketMetrics`), with its encoded label set.
+/// not hidden, and not text unless `with_text` (mtail's `writeSocketMetrics` skips text; its
+/// `/graphite` page does not), with its encoded label set.
 pub(crate) fn pushed<'a>(
     metrics: &'a [&'a Metric],
+    with_text: bool,
 ) -> impl Iterator<Item = (&'a Metric, &'a [u8], &'a Datum)> + 'a {
     metrics
         .iter()
-        .filter(|m| !m.def.hidden && m.def.kind != MetricKind::Text)
+        .filter(move |m| !m.def.hidden && (with_text || m.def.kind != MetricKind::Text))
         .flat_map(|m| m.series.iter().map(move |(k, d)| (*m, &k[..], d)))
 }
 

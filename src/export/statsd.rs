@@ -17,7 +17,7 @@ pub struct Options {
 
 /// The datagrams of one push.
 pub fn render(metrics: &[&Metric], opts: &Options) -> Vec<Vec<u8>> {
-    pushed(metrics)
+    pushed(metrics, false)
         .map(|(m, key, d)| {
             let mut out = Vec::with_capacity(64);
             out.extend_from_slice(opts.prefix.as_bytes());

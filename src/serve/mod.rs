@@ -114,6 +114,8 @@ pub struct ServeConfig {
     /// reading is not cut. Progress is room in the kernel's send buffer (see the module
     /// doc): on a Unix socket a reader must take about 150 KB per timeout to be seen.
     pub write_stall_timeout: Duration,
+    /// `--graphite_prefix`, for `/graphite`.
+    pub graphite_prefix: String,
 }
 
 impl Default for ServeConfig {
@@ -130,6 +132,7 @@ impl Default for ServeConfig {
             shutdown_grace: Duration::from_secs(30),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             write_stall_timeout: DEFAULT_WRITE_STALL_TIMEOUT,
+            graphite_prefix: String::new(),
         }
     }
 }

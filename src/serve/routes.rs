@@ -1,10 +1,10 @@
-//! The endpoints: `/metrics`, `/json`, `/` (status page), `/progz[?prog=NAME]`, `/healthz`.
+//! The endpoints: `/metrics`, `/json`, `/graphite`, `/` (status page), `/progz[?prog=NAME]`, `/healthz`.
 //! Only GET and HEAD are served and no request may carry a body. Rendering runs on tokio's
 //! blocking pool so a large scrape never holds up the server's other connections.
 
 use super::accept::choose;
 use super::{scrape, status, ServeConfig};
-use crate::export::{json, prometheus::Options};
+use crate::export::{graphite, json, prometheus::Options};
 use crate::state::State;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -84,6 +84,19 @@ pub async fn handle(
                 StatusCode::OK,
                 "application/json",
                 json::render_store(&refs),
+            )
+        }
+        "/graphite" => {
+            let snapshot = state.snapshot();
+            let refs: Vec<_> = snapshot.iter().collect();
+            let opts = graphite::Options {
+                prefix: config.graphite_prefix.clone(),
+                with_text: true,
+            };
+            respond(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                graphite::render(&refs, &opts).0,
             )
         }
         "/" => respond(
