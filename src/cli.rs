@@ -216,6 +216,14 @@ pub struct Flags {
     #[arg(long = "collectd_prefix", default_value = "")]
     pub collectd_prefix: String,
 
+    /// Push: Prometheus remote write 1.0 to this URL (http://…/api/v1/write; repeatable).
+    #[arg(long = "remote_write_url", alias = "remote-write-url")]
+    pub remote_write_url: Vec<String>,
+
+    /// Push: a NAME=VALUE label added to every series sent by remote write (repeatable).
+    #[arg(long = "remote_write_label", alias = "remote-write-label")]
+    pub remote_write_label: Vec<String>,
+
     /// What `/metrics` answers: `text` (0.0.4, as mtail, whatever the client prefers),
     /// `openmetrics`, or `negotiate` (by the Accept header); `?format=openmetrics|text` overrides.
     #[arg(
@@ -628,6 +636,15 @@ impl Flags {
                     with_text: false,
                 },
             });
+        }
+        for url in &self.remote_write_url {
+            targets.push(Target::RemoteWrite(
+                crate::push::remote_write::Endpoint::parse(
+                    url,
+                    &self.remote_write_label,
+                    self.emit_prog_label,
+                )?,
+            ));
         }
         if let Some(addr) = set(&self.statsd_hostport) {
             targets.push(Target::Statsd {

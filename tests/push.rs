@@ -909,3 +909,204 @@ fn the_graphite_page_has_the_pushed_lines_and_text_metrics() {
     });
     assert!(l.stop().success());
 }
+
+// Prometheus remote write: into a real Prometheus (its remote-write receiver), and against
+// stand-ins answering 500, 429 and 400.
+
+fn value_of(api: &Target, promql: &str) -> Option<f64> {
+    let r = support::prometheus_query(api, promql)?;
+    r.first()?["value"][1].as_str()?.parse().ok()
+}
+
+#[test]
+fn remote_write_into_prometheus() {
+    let Some(reference) = corpus() else { return };
+    let Some(prometheus) = support::tool("prometheus", &["/usr/bin/prometheus"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = support::free_port();
+    std::fs::write(d.join("prometheus.yml"), "global:\n  scrape_interval: 1h\n").unwrap();
+    let _prom = spawn(
+        d,
+        "prometheus",
+        Command::new(prometheus)
+            .arg(format!("--config.file={}/prometheus.yml", d.display()))
+            .arg(format!("--storage.tsdb.path={}/tsdb", d.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.enable-remote-write-receiver"),
+    );
+    let api = Target::Tcp(format!("127.0.0.1:{port}").parse().unwrap());
+    wait_for(Duration::from_secs(60), "prometheus ready", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        (get(&api, "/-/ready", &[]).status == 200).then_some(())
+    });
+    let mut l = kinds_daemon(
+        d,
+        &reference,
+        &[
+            format!("--remote_write_url=http://127.0.0.1:{port}/api/v1/write"),
+            "--remote_write_label=host=web-1".to_string(),
+        ],
+    );
+    let sel = "host=\"web-1\",prog=\"kinds.mtail\"";
+    wait_for(
+        Duration::from_secs(60),
+        "the pushed series in prometheus",
+        || (value_of(&api, &format!("plain{{{sel}}}"))? == 4.0).then_some(()),
+    );
+    for (q, want) in [
+        (
+            format!("requests_total{{{sel},method=\"GET\",path=\"/index.html\"}}"),
+            2.0,
+        ),
+        (format!("ratio{{{sel}}}"), 0.25),
+        (format!("never_seen{{{sel}}}"), 0.0),
+        (
+            format!("resp_size_bucket{{{sel},code=\"500\",le=\"1000\"}}"),
+            0.0,
+        ),
+        (
+            format!("resp_size_bucket{{{sel},code=\"500\",le=\"+Inf\"}}"),
+            1.0,
+        ),
+        (
+            format!("resp_size_bucket{{{sel},code=\"200\",le=\"10\"}}"),
+            2.0,
+        ),
+        (format!("resp_size_sum{{{sel},code=\"200\"}}"), 7.25),
+        (format!("resp_size_count{{{sel},code=\"404\"}}"), 1.0),
+    ] {
+        assert_eq!(value_of(&api, &q), Some(want), "{q}");
+    }
+    // Text and hidden metrics are not sent.
+    assert_eq!(
+        support::prometheus_query(&api, "last_user").map(|r| r.len()),
+        Some(0)
+    );
+    assert_eq!(
+        support::prometheus_query(&api, "scratch").map(|r| r.len()),
+        Some(0)
+    );
+    let body = l.metrics().unwrap();
+    let target = format!("http://127.0.0.1:{port}/api/v1/write");
+    for reason in ["dial", "write", "timeout", "rejected", "unavailable"] {
+        assert_eq!(errors(&body, &target, reason), 0.0, "{reason}");
+    }
+    assert!(l.stop().success());
+}
+
+/// A stand-in remote write receiver answering each request with the next status of `answers`
+/// (the last one repeated); records each request's decoded body.
+fn http_stand_in(answers: &'static [u16]) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let b = Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for (n, conn) in l.incoming().enumerate() {
+            let Ok(mut conn) = conn else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0u8; len];
+            if conn.read_exact(&mut body).is_err() {
+                continue;
+            }
+            b.lock().unwrap().push(body);
+            let status = answers[n.min(answers.len() - 1)];
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope"
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    (port, bodies)
+}
+
+#[test]
+fn remote_write_retries_5xx_and_429_and_drops_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    append(&log, 0, 3);
+    let (flaky, flaky_bodies) = http_stand_in(&[500, 429, 503, 204]);
+    let (refusing, refused_bodies) = http_stand_in(&[400]);
+    let flaky_url = format!("http://127.0.0.1:{flaky}/api/v1/write");
+    let refusing_url = format!("http://127.0.0.1:{refusing}/api/v1/write");
+    let flags = [
+        format!("--remote_write_url={flaky_url}"),
+        format!("--remote_write_url={refusing_url}"),
+        "--remote_write_label=dc=x".to_string(),
+        "--metric_push_interval=3s".to_string(),
+        "--metric_push_write_deadline=1s".to_string(),
+    ];
+    let mut l = Logmill::start(dir.path(), &write_prog(dir.path()), &log, &flags);
+    let body = wait_for(
+        Duration::from_secs(60),
+        "the flaky receiver to take a push",
+        || {
+            let body = l.metrics()?;
+            let ok = sample(
+                &body,
+                &format!("logmill_push_last_success_timestamp_seconds{{target=\"{flaky_url}\"}}"),
+            )?;
+            (ok > 0.0 && errors(&body, &refusing_url, "rejected") >= 1.0).then_some(body)
+        },
+    );
+    let retries = |url: &str| {
+        sample(
+            &body,
+            &format!("logmill_push_retries_total{{target=\"{url}\"}}"),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        retries(&flaky_url),
+        3.0,
+        "500, 429 and 503 retried within one push"
+    );
+    assert_eq!(retries(&refusing_url), 0.0, "a 400 is not retried");
+    assert_eq!(errors(&body, &flaky_url, "unavailable"), 0.0);
+    assert_eq!(refused_bodies.lock().unwrap().len(), 1);
+    // What was sent: snappy protobuf with the series of the program and the external label.
+    let sent = flaky_bodies.lock().unwrap().last().cloned().unwrap();
+    let proto = snap::raw::Decoder::new().decompress_vec(&sent).unwrap();
+    let req: logmill::export::remote_write::WriteRequest =
+        prost::Message::decode(&proto[..]).unwrap();
+    let lines = req
+        .timeseries
+        .iter()
+        .find(|t| {
+            t.labels
+                .iter()
+                .any(|l| l.name == "__name__" && l.value == "lines_total")
+        })
+        .expect("lines_total sent");
+    let names: Vec<String> = lines
+        .labels
+        .iter()
+        .map(|l| format!("{}={}", l.name, l.value))
+        .collect();
+    assert_eq!(
+        names,
+        ["__name__=lines_total", "dc=x", "prog=by_line.mtail"]
+    );
+    assert_eq!(lines.samples[0].value, 3.0);
+    let age = now_secs() * 1000 - lines.samples[0].timestamp;
+    assert!(
+        (0..60_000).contains(&age),
+        "stamped with the push time: {age} ms ago"
+    );
+    assert!(l.stop().success());
+}

@@ -6,6 +6,7 @@ pub mod graphite;
 pub mod json;
 pub mod openmetrics;
 pub mod prometheus;
+pub mod remote_write;
 pub mod statsd;
 
 use crate::store::{format, labels, Datum, Metric, Value};

@@ -1,5 +1,6 @@
 //! Pushes to other systems: graphite (plaintext over TCP), statsd (UDP) and collectd (its
-//! unixsock plugin), with mtail's flags and lines.
+//! unixsock plugin), with mtail's flags and lines; and Prometheus remote write 1.0 (HTTP POST
+//! of a snappy protobuf `WriteRequest`, `remote_write`).
 //!
 //! The model: every `--metric_push_interval` (the first push one interval after the start, as
 //! mtail) the push loop takes one snapshot of every program's store (each VM locked only while
@@ -12,9 +13,16 @@
 //! failed is dialled again at the next tick. A stuck or closed receiver therefore never holds a
 //! lock that lines or scrapes need (mtail wedges there).
 //!
+//! Remote write differs where HTTP asks it to: one client per URL keeps its connection alive,
+//! each attempt is bounded by the deadline, and an answer of 5xx or 429 (or no connection) is
+//! retried with exponential back-off and jitter until the next tick; another 4xx drops the
+//! push.
+//!
 //! Outcomes are counted per target (`logmill_push_…`: pushes, lines, errors by reason, the last
 //! success) and failures logged at most once a minute per target. There is no push in one-shot
 //! runs and none when the daemon stops, as in mtail.
+
+pub mod remote_write;
 
 use crate::export::{collectd, graphite, statsd};
 use crate::state::State;
@@ -42,15 +50,18 @@ pub enum Target {
         path: PathBuf,
         opts: collectd::Options,
     },
+    /// `--remote_write_url`, with `--remote_write_label`s.
+    RemoteWrite(remote_write::Endpoint),
 }
 
 impl Target {
-    /// The `target` label of the push metrics.
-    pub fn name(&self) -> &'static str {
+    /// The `target` label of the push metrics: the kind, or a remote write URL.
+    pub fn name(&self) -> String {
         match self {
-            Target::Graphite { .. } => "graphite",
-            Target::Statsd { .. } => "statsd",
-            Target::Collectd { .. } => "collectd",
+            Target::Graphite { .. } => "graphite".into(),
+            Target::Statsd { .. } => "statsd".into(),
+            Target::Collectd { .. } => "collectd".into(),
+            Target::RemoteWrite(e) => e.url.to_string(),
         }
     }
 
@@ -58,6 +69,7 @@ impl Target {
         match self {
             Target::Graphite { addr, .. } | Target::Statsd { addr, .. } => addr.clone(),
             Target::Collectd { path, .. } => path.display().to_string(),
+            Target::RemoteWrite(e) => e.url.to_string(),
         }
     }
 
@@ -72,6 +84,10 @@ impl Target {
             Target::Collectd { opts, .. } => {
                 let (bytes, lines) = collectd::render(metrics, opts);
                 Payload::Stream { bytes, lines }
+            }
+            Target::RemoteWrite(e) => {
+                let (body, series) = e.body(metrics);
+                Payload::Http { body, series }
             }
         }
     }
@@ -104,11 +120,16 @@ enum Payload {
     Stream { bytes: Vec<u8>, lines: usize },
     /// One datagram per line.
     Datagrams(Vec<Vec<u8>>),
+    /// A remote write body and how many series it holds.
+    Http {
+        body: hyper::body::Bytes,
+        series: usize,
+    },
 }
 
 /// Why a push failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reason {
+pub(crate) enum Reason {
     /// No connection (refused, no such socket, name not resolved).
     Dial,
     /// The connection broke while sending or reading replies.
@@ -116,15 +137,19 @@ enum Reason {
     /// The deadline passed, or the push was still running at the next tick.
     Timeout,
     /// collectd answered a line with an error (counted per line; the push itself went through).
+    /// or a remote write answer was a 4xx other than 429 (the push is dropped).
     Rejected,
+    /// Remote write: 5xx or 429 answers until the next tick.
+    Unavailable,
 }
 
 impl Reason {
-    const ALL: [Reason; 4] = [
+    const ALL: [Reason; 5] = [
         Reason::Dial,
         Reason::Write,
         Reason::Timeout,
         Reason::Rejected,
+        Reason::Unavailable,
     ];
 
     fn as_str(self) -> &'static str {
@@ -133,6 +158,7 @@ impl Reason {
             Reason::Write => "write",
             Reason::Timeout => "timeout",
             Reason::Rejected => "rejected",
+            Reason::Unavailable => "unavailable",
         }
     }
 }
@@ -146,6 +172,7 @@ pub struct PushMetrics {
     pushes: IntCounterVec,
     lines: IntCounterVec,
     errors: IntCounterVec,
+    retries: IntCounterVec,
     last_success: GaugeVec,
 }
 
@@ -174,14 +201,20 @@ impl PushMetrics {
             ),
             lines: counter(
                 "logmill_push_lines_total",
-                "Lines sent, per target.",
+                "Lines sent, per target (remote write: series).",
                 &["target"],
             ),
             errors: counter(
                 "logmill_push_errors_total",
-                "Failed pushes by reason (dial, write, timeout), and lines collectd rejected \
+                "Failed pushes by reason (dial, write, timeout; remote write: rejected by a 4xx, \
+                 unavailable: 5xx or 429 until the next push), and lines collectd rejected \
                  (rejected).",
                 &["target", "reason"],
+            ),
+            retries: counter(
+                "logmill_push_retries_total",
+                "Remote write attempts retried after a 5xx, a 429 or no connection.",
+                &["target"],
             ),
             last_success,
         }
@@ -191,31 +224,48 @@ impl PushMetrics {
 /// One target with its counters and its log limit.
 struct Pusher {
     target: Target,
+    /// The `target` label.
+    name: String,
     deadline: Duration,
+    /// The push interval: remote write retries until the next push.
+    interval: Duration,
     metrics: PushMetrics,
+    /// Remote write's HTTP client (keeps its connection between pushes).
+    client: Option<remote_write::Client>,
     /// When a failure was last logged, and how many went unlogged since.
     logged: Mutex<(Option<Instant>, u64)>,
 }
 
 impl Pusher {
-    fn new(target: Target, deadline: Duration, metrics: PushMetrics) -> Pusher {
+    fn new(target: Target, opts: &Options, metrics: PushMetrics) -> Pusher {
         let name = target.name();
-        metrics.pushes.with_label_values(&[name]);
-        metrics.lines.with_label_values(&[name]);
+        let n = name.as_str();
+        metrics.pushes.with_label_values(&[n]);
+        metrics.lines.with_label_values(&[n]);
         for r in Reason::ALL {
-            metrics.errors.with_label_values(&[name, r.as_str()]);
+            metrics.errors.with_label_values(&[n, r.as_str()]);
         }
+        let client = match &target {
+            Target::RemoteWrite(_) => {
+                metrics.retries.with_label_values(&[n]);
+                Some(remote_write::client())
+            }
+            _ => None,
+        };
         Pusher {
             target,
-            deadline,
+            name,
+            deadline: opts.deadline,
+            interval: opts.interval,
             metrics,
+            client,
             logged: Mutex::new((None, 0)),
         }
     }
 
     /// Count a failure (`n` of them) and log it unless one was logged in the last minute.
     fn fail(&self, reason: Reason, n: u64, what: &str) {
-        let name = self.target.name();
+        let name = self.name.as_str();
         self.metrics
             .errors
             .with_label_values(&[name, reason.as_str()])
@@ -244,14 +294,15 @@ impl Pusher {
 
     /// One push of `payload`, within the deadline.
     async fn push(self: Arc<Self>, payload: Payload) {
-        let name = self.target.name();
+        let name = self.name.as_str();
         self.metrics.pushes.with_label_values(&[name]).inc();
-        match tokio::time::timeout(self.deadline, self.send(payload)).await {
-            Err(_) => self.fail(
-                Reason::Timeout,
-                1,
-                &format!("not done within {:?}", self.deadline),
-            ),
+        // Remote write bounds each attempt by the deadline and retries until the next push.
+        let bound = match self.target {
+            Target::RemoteWrite(_) => self.interval,
+            _ => self.deadline,
+        };
+        match tokio::time::timeout(bound, self.send(payload)).await {
+            Err(_) => self.fail(Reason::Timeout, 1, &format!("not done within {bound:?}")),
             Ok(Err((reason, e))) => self.fail(reason, 1, &e),
             Ok(Ok(())) => {
                 let now = SystemTime::now()
@@ -266,7 +317,7 @@ impl Pusher {
     }
 
     async fn send(&self, payload: Payload) -> Result<(), (Reason, String)> {
-        let lines = self.metrics.lines.with_label_values(&[self.target.name()]);
+        let lines = self.metrics.lines.with_label_values(&[self.name.as_str()]);
         let dial = |e: std::io::Error| (Reason::Dial, format!("connecting: {e}"));
         let write = |e: std::io::Error| (Reason::Write, format!("sending: {e}"));
         match (&self.target, payload) {
@@ -314,6 +365,19 @@ impl Pusher {
                         ),
                     );
                 }
+                Ok(())
+            }
+            (Target::RemoteWrite(e), Payload::Http { body, series }) => {
+                let Some(client) = &self.client else {
+                    return Ok(());
+                };
+                let retries = self
+                    .metrics
+                    .retries
+                    .with_label_values(&[self.name.as_str()]);
+                let until = Instant::now() + self.interval;
+                remote_write::send(client, e, body, self.deadline, until, &retries).await?;
+                lines.inc_by(series as u64);
                 Ok(())
             }
             _ => Ok(()),
@@ -365,7 +429,7 @@ async fn read_replies(
 
 /// Push to every target each interval until `stop`; returns at once when there is no target.
 pub async fn run(
-    opts: Options,
+    mut opts: Options,
     state: Arc<State>,
     metrics: PushMetrics,
     mut stop: watch::Receiver<bool>,
@@ -373,10 +437,10 @@ pub async fn run(
     if opts.targets.is_empty() {
         return;
     }
-    let pushers: Vec<Arc<Pusher>> = opts
-        .targets
+    let targets = std::mem::take(&mut opts.targets);
+    let pushers: Vec<Arc<Pusher>> = targets
         .into_iter()
-        .map(|t| Arc::new(Pusher::new(t, opts.deadline, metrics.clone())))
+        .map(|t| Arc::new(Pusher::new(t, &opts, metrics.clone())))
         .collect();
     let mut running: Vec<Option<JoinHandle<()>>> = pushers.iter().map(|_| None).collect();
     let start = tokio::time::Instant::now() + opts.interval;
