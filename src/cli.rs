@@ -762,6 +762,59 @@ mod tests {
     }
 
     #[test]
+    fn push_flags_make_targets() {
+        let base = ["logmill", "--progs", "p", "--logs", "/x"];
+        let c = parse(&base).into_config().unwrap();
+        assert!(c.daemon.push.is_none(), "no target, no push");
+        let mut args = base.to_vec();
+        args.extend([
+            "-graphite_host_port=h:2003",
+            "--graphite_prefix=g.",
+            "--statsd_hostport=h:8125",
+            "--collectd_socketpath=/run/c.sock",
+            "--metric_push_interval=30s",
+            "--remote_write_url=http://h:9090/api/v1/write",
+            "--remote_write_label=host=a",
+        ]);
+        let push = parse(&args).into_config().unwrap().daemon.push.unwrap();
+        assert_eq!(push.interval, Duration::from_secs(30));
+        assert_eq!(push.deadline, Duration::from_secs(10));
+        let names: Vec<String> = push.targets.iter().map(|t| t.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "collectd",
+                "graphite",
+                "http://h:9090/api/v1/write",
+                "statsd"
+            ]
+        );
+        match &push.targets[0] {
+            crate::push::Target::Collectd { opts, .. } => assert_eq!(opts.interval_secs, 30),
+            t => panic!("{t:?}"),
+        }
+        let i = args
+            .iter()
+            .position(|a| a.starts_with("--metric_push_interval"))
+            .unwrap();
+        args[i] = "--metric_push_interval=0";
+        assert!(parse(&args).into_config().unwrap().daemon.push.is_none());
+        for bad in [
+            "--remote_write_url=https://h/api/v1/write",
+            "--remote_write_label=nolabel",
+            "--metric_push_write_deadline=0",
+        ] {
+            let mut a = base.to_vec();
+            a.extend([
+                "--graphite_host_port=h:1",
+                "--remote_write_url=http://h/w",
+                bad,
+            ]);
+            assert!(parse(&a).into_config().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn without_one_shot_it_is_a_daemon() {
         let f = parse(&[
             "logmill",
