@@ -216,6 +216,14 @@ pub struct Flags {
     #[arg(long = "collectd_prefix", default_value = "")]
     pub collectd_prefix: String,
 
+    /// Push: Prometheus remote write 1.0 to this URL (http://…/api/v1/write; repeatable).
+    #[arg(long = "remote_write_url", alias = "remote-write-url")]
+    pub remote_write_url: Vec<String>,
+
+    /// Push: a NAME=VALUE label added to every series sent by remote write (repeatable).
+    #[arg(long = "remote_write_label", alias = "remote-write-label")]
+    pub remote_write_label: Vec<String>,
+
     /// What `/metrics` answers: `text` (0.0.4, as mtail, whatever the client prefers),
     /// `openmetrics`, or `negotiate` (by the Accept header); `?format=openmetrics|text` overrides.
     #[arg(
@@ -367,6 +375,9 @@ pub struct Daemon {
     pub vm_logs_runtime_errors: bool,
     pub disable_fsnotify: bool,
     pub max_series: usize,
+    /// Pushes to graphite, statsd and collectd; `None` when no target is set (or the interval
+    /// is zero).
+    pub push: Option<crate::push::Options>,
 }
 
 impl Default for Daemon {
@@ -384,6 +395,7 @@ impl Default for Daemon {
             vm_logs_runtime_errors: true,
             disable_fsnotify: false,
             max_series: DEFAULT_MAX_SERIES,
+            push: None,
         }
     }
 }
@@ -495,6 +507,7 @@ impl Flags {
             }
             None => {}
         }
+        let push = self.push()?;
         let progs = self
             .progs
             .ok_or("--progs is required: a program file or a directory of programs")?;
@@ -528,6 +541,7 @@ impl Flags {
             vm_logs_runtime_errors: self.vm_logs_runtime_errors,
             disable_fsnotify: self.disable_fsnotify,
             max_series: self.max_series,
+            push,
         };
         let zone = zone(self.override_timezone.as_deref())?;
         let mut serve = crate::serve::ServeConfig::from_flags(
@@ -539,6 +553,7 @@ impl Flags {
         serve.emit_prog_label = self.emit_prog_label;
         serve.emit_timestamp = self.emit_metric_timestamp;
         serve.max_connections = self.max_connections;
+        serve.graphite_prefix = self.graphite_prefix.clone();
         serve.exposition =
             crate::serve::accept::Choice::parse(&self.metrics_format).ok_or_else(|| {
                 format!(
@@ -546,12 +561,6 @@ impl Flags {
                     self.metrics_format
                 )
             })?;
-        if self.graphite_host_port.is_some()
-            || self.statsd_hostport.is_some()
-            || self.collectd_socketpath.is_some()
-        {
-            eprintln!("logmill: pushing metrics is not available in this build; the push flags have no effect");
-        }
         let profiling = [
             ("block_profile_rate", self.block_profile_rate.is_some()),
             (
@@ -606,6 +615,70 @@ impl Flags {
                 max_regexp_length: self.max_regexp_length,
             },
             logging,
+        })
+    }
+}
+
+impl Flags {
+    /// The push targets and their timing, as mtail reads its push flags: an empty address is
+    /// no target; a zero interval pushes nothing.
+    fn push(&self) -> Result<Option<crate::push::Options>, String> {
+        use crate::export::{collectd, graphite, statsd};
+        use crate::push::Target;
+        let interval = duration("metric_push_interval", &self.metric_push_interval)?;
+        let deadline = positive(
+            "metric_push_write_deadline",
+            &self.metric_push_write_deadline,
+        )?;
+        let mut targets = Vec::new();
+        let set = |o: &Option<String>| o.clone().filter(|a| !a.is_empty());
+        if let Some(path) = self
+            .collectd_socketpath
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            targets.push(Target::Collectd {
+                path,
+                opts: collectd::Options {
+                    hostname: crate::export::hostname(),
+                    prefix: self.collectd_prefix.clone(),
+                    interval_secs: interval.map_or(0, |i| i.as_secs()),
+                },
+            });
+        }
+        if let Some(addr) = set(&self.graphite_host_port) {
+            targets.push(Target::Graphite {
+                addr,
+                opts: graphite::Options {
+                    prefix: self.graphite_prefix.clone(),
+                    with_text: false,
+                },
+            });
+        }
+        for url in &self.remote_write_url {
+            targets.push(Target::RemoteWrite(
+                crate::push::remote_write::Endpoint::parse(
+                    url,
+                    &self.remote_write_label,
+                    self.emit_prog_label,
+                )?,
+            ));
+        }
+        if let Some(addr) = set(&self.statsd_hostport) {
+            targets.push(Target::Statsd {
+                addr,
+                opts: statsd::Options {
+                    prefix: self.statsd_prefix.clone(),
+                },
+            });
+        }
+        Ok(match interval {
+            Some(interval) if !targets.is_empty() => Some(crate::push::Options {
+                interval,
+                deadline,
+                targets,
+            }),
+            _ => None,
         })
     }
 }
@@ -704,6 +777,59 @@ mod tests {
         ])
         .into_config();
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn push_flags_make_targets() {
+        let base = ["logmill", "--progs", "p", "--logs", "/x"];
+        let c = parse(&base).into_config().unwrap();
+        assert!(c.daemon.push.is_none(), "no target, no push");
+        let mut args = base.to_vec();
+        args.extend([
+            "-graphite_host_port=h:2003",
+            "--graphite_prefix=g.",
+            "--statsd_hostport=h:8125",
+            "--collectd_socketpath=/run/c.sock",
+            "--metric_push_interval=30s",
+            "--remote_write_url=http://h:9090/api/v1/write",
+            "--remote_write_label=host=a",
+        ]);
+        let push = parse(&args).into_config().unwrap().daemon.push.unwrap();
+        assert_eq!(push.interval, Duration::from_secs(30));
+        assert_eq!(push.deadline, Duration::from_secs(10));
+        let names: Vec<String> = push.targets.iter().map(|t| t.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "collectd",
+                "graphite",
+                "http://h:9090/api/v1/write",
+                "statsd"
+            ]
+        );
+        match &push.targets[0] {
+            crate::push::Target::Collectd { opts, .. } => assert_eq!(opts.interval_secs, 30),
+            t => panic!("{t:?}"),
+        }
+        let i = args
+            .iter()
+            .position(|a| a.starts_with("--metric_push_interval"))
+            .unwrap();
+        args[i] = "--metric_push_interval=0";
+        assert!(parse(&args).into_config().unwrap().daemon.push.is_none());
+        for bad in [
+            "--remote_write_url=https://h/api/v1/write",
+            "--remote_write_label=nolabel",
+            "--metric_push_write_deadline=0",
+        ] {
+            let mut a = base.to_vec();
+            a.extend([
+                "--graphite_host_port=h:1",
+                "--remote_write_url=http://h/w",
+                bad,
+            ]);
+            assert!(parse(&a).into_config().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod export;
 pub mod logging;
 pub mod oneshot;
 pub mod programs;
+pub mod push;
 pub mod serve;
 pub mod state;
 pub mod store;

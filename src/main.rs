@@ -245,6 +245,7 @@ fn run_daemon(config: &Config) -> Result<(), String> {
         log_runtime_errors: d.vm_logs_runtime_errors,
         notify: !d.disable_fsnotify,
         serve: Some(config.serve.clone()),
+        push: d.push.clone(),
     };
     daemon::run(opts).map_err(|e| format!("logmill: {e}"))
 }

@@ -287,7 +287,7 @@ fn varz_is_mtail_s_plain_page() {
     let r = get(&t, "/varz", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
-    let host = logmill::export::varz::hostname();
+    let host = logmill::export::hostname();
     assert!(
         r.body
             .lines()

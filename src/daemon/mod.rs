@@ -68,6 +68,8 @@ pub struct Options {
     pub notify: bool,
     /// Serve the metrics over HTTP (TCP and/or a Unix socket).
     pub serve: Option<crate::serve::ServeConfig>,
+    /// Push the metrics to graphite, statsd and collectd.
+    pub push: Option<crate::push::Options>,
 }
 
 /// Batches waiting for the feeder before sources wait.
@@ -238,6 +240,10 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
         ticker(&mut tasks, every, tx.clone(), stop.clone(), || {
             Msg::Checkpoint
         });
+    }
+    if let Some(push) = opts.push.clone() {
+        let m = crate::push::PushMetrics::register(&state.registry);
+        tasks.spawn(crate::push::run(push, Arc::clone(&state), m, stop.clone()));
     }
     let (http_stop, mut http_stopped) = watch::channel(false);
     let http = server.map(|server| {

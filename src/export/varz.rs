@@ -42,11 +42,6 @@ pub fn render(metrics: &[&Metric], emit_prog_label: bool, hostname: &str) -> Str
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// This machine's host name, as Go's `os.Hostname` gives it.
-pub fn hostname() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

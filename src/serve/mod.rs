@@ -116,6 +116,8 @@ pub struct ServeConfig {
     pub write_stall_timeout: Duration,
     /// `instance=` on `/varz`: this machine's host name.
     pub hostname: String,
+    /// `--graphite_prefix`, for `/graphite`.
+    pub graphite_prefix: String,
 }
 
 impl Default for ServeConfig {
@@ -132,7 +134,8 @@ impl Default for ServeConfig {
             shutdown_grace: Duration::from_secs(30),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             write_stall_timeout: DEFAULT_WRITE_STALL_TIMEOUT,
-            hostname: crate::export::varz::hostname(),
+            hostname: crate::export::hostname(),
+            graphite_prefix: String::new(),
         }
     }
 }

@@ -1,11 +1,11 @@
-//! The endpoints: `/metrics`, `/json`, `/varz`, `/` (status page), `/progz[?prog=NAME]`,
-//! `/healthz`.
+//! The endpoints: `/metrics`, `/json`, `/varz`, `/graphite`, `/` (status page),
+//! `/progz[?prog=NAME]`, `/healthz`.
 //! Only GET and HEAD are served and no request may carry a body. Rendering runs on tokio's
 //! blocking pool so a large scrape never holds up the server's other connections.
 
 use super::accept::choose;
 use super::{scrape, status, ServeConfig};
-use crate::export::{json, prometheus::Options, varz};
+use crate::export::{graphite, json, prometheus::Options, varz};
 use crate::state::State;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -92,6 +92,19 @@ pub async fn handle(
             let refs: Vec<_> = snapshot.iter().collect();
             let body = varz::render(&refs, config.emit_prog_label, &config.hostname);
             plain(StatusCode::OK, body)
+        }
+        "/graphite" => {
+            let snapshot = state.snapshot();
+            let refs: Vec<_> = snapshot.iter().collect();
+            let opts = graphite::Options {
+                prefix: config.graphite_prefix.clone(),
+                with_text: true,
+            };
+            respond(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                graphite::render(&refs, &opts).0,
+            )
         }
         "/" => respond(
             StatusCode::OK,
