@@ -176,4 +176,25 @@ fn prometheus_stores_the_same_series_from_logmill_as_from_mtail() {
         "series stored alike from mtail and logmill: passed {same}/{}",
         theirs.len()
     );
+
+    // mtail's plain pages give the same lines (graphite's time column is each datum's last
+    // update, which the two processes may see a second apart; /varz's order is a Go map's).
+    for page in ["/graphite", "/varz"] {
+        let lines = |port: u16| {
+            let t = Target::Tcp(([127, 0, 0, 1], port).into());
+            let r = get(&t, page, &[]);
+            assert_eq!(r.status, 200, "{page} on {port}");
+            let mut v: Vec<String> = r
+                .body
+                .lines()
+                .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+                .collect();
+            v.sort();
+            v
+        };
+        let (theirs, ours) = (lines(mport), lines(lport));
+        assert!(!theirs.is_empty(), "{page}");
+        assert_eq!(ours, theirs, "{page}");
+        println!("{page} lines alike: passed {}/{}", ours.len(), theirs.len());
+    }
 }
