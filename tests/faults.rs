@@ -1,10 +1,56 @@
 //! The daemon under faults (issue 14): each case drives the built binary with real files,
 //! signals and sockets, and fails on the behaviour the issue describes.
 
+mod common;
+
+use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
+
+use common::{counter, signal, Daemon};
 
 fn logmill() -> Command {
     Command::new(env!("CARGO_BIN_EXE_logmill"))
+}
+
+/// Run `cmd` to its end, killing it after `limit` (a daemon that should have exited).
+fn output_within(mut cmd: Command, limit: Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(limit).is_err() {
+            signal(pid, libc::SIGKILL);
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = tx.send(());
+    out
+}
+
+/// Append `lines` to `path` in one write.
+fn append(path: &Path, lines: impl IntoIterator<Item = String>) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let mut buf = String::new();
+    for l in lines {
+        buf.push_str(&l);
+        buf.push('\n');
+    }
+    f.write_all(buf.as_bytes()).unwrap();
+}
+
+fn numbered(from: usize, n: usize) -> impl Iterator<Item = String> {
+    (from..from + n).map(|i| format!("line {i}"))
 }
 
 /// Case 11: a duration past i64::MAX nanoseconds is Go's error, as mtail rejects it; the largest
@@ -35,4 +81,53 @@ fn case11_duration_overflow_is_an_error() {
     std::fs::write(&over, prog("2562047h47m16s854775808ns")).unwrap();
     let out = logmill().arg("check").arg(&over).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
+
+/// Case 9: `--progs` missing at startup is an exit 1 naming the path, before anything serves.
+#[test]
+fn case9_missing_progs_at_startup_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nonexistent");
+    let mut cmd = logmill();
+    cmd.arg("--progs")
+        .arg(&missing)
+        .arg("--logs")
+        .arg(dir.path().join("app.log"))
+        .arg("--port=0")
+        .stdin(std::process::Stdio::null());
+    let out = output_within(cmd, Duration::from_secs(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(!err.contains("logmill running"), "{err}");
+}
+
+/// Case 9: a `--progs` directory that vanishes while logmill runs: the loaded program keeps
+/// counting, the failure is logged once and counted on every scan; when it is back, so is the log.
+#[test]
+fn case9_progs_vanishing_later_keeps_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let prog = "counter lines\n/line/ {\n  lines++\n}\n";
+    let d = Daemon::start(dir.path(), prog, &[log.to_str().unwrap()], &[]);
+    let gone = dir.path().join("progs.moved");
+    std::fs::rename(&d.progs, &gone).unwrap();
+    for _ in 0..3 {
+        signal(d.pid(), libc::SIGHUP);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    d.wait_for(|t| counter(t, "logmill_prog_scan_errors_total") >= 3);
+    append(&log, numbered(0, 10));
+    let t = d.wait_for(|t| counter(t, "lines") == 10);
+    assert_eq!(counter(&t, "logmill_prog_unloads_total"), 0, "{t}");
+    let warnings = d.stderr().matches("scanning the programs").count();
+    assert_eq!(warnings, 1, "{}", d.stderr());
+    std::fs::rename(&gone, &d.progs).unwrap();
+    signal(d.pid(), libc::SIGHUP);
+    d.wait_log("readable again");
+    append(&log, numbered(10, 5));
+    d.wait_for(|t| counter(t, "lines") == 15);
+    let t = d.stop_prometheus();
+    assert_eq!(counter(&t, "lines"), 15);
 }

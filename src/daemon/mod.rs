@@ -109,6 +109,8 @@ fn ticker(
 pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
     let mut metrics = metrics::SelfMetrics::register(&state.registry);
     metrics.max_line = opts.vm.max_line_length;
+    // `--progs` must exist at startup (as in mtail); one that vanishes later is only logged.
+    std::fs::metadata(&opts.progs).map_err(|e| format!("--progs {}: {e}", opts.progs.display()))?;
     // Bind first: a socket in use or a busy port is a startup error, before any work.
     let server = match &opts.serve {
         Some(config) => Some(
