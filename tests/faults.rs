@@ -131,3 +131,110 @@ fn case9_progs_vanishing_later_keeps_running() {
     let t = d.stop_prometheus();
     assert_eq!(counter(&t, "lines"), 15);
 }
+
+const LINES: &str = "counter lines\n/line/ {\n  lines++\n}\n";
+
+fn checkpoint_file(dir: &Path) -> std::path::PathBuf {
+    dir.join("ckpt").join("logmill.checkpoint.json")
+}
+
+/// The offset the checkpoint holds for `log`, if it names it.
+fn checkpoint_offset(dir: &Path, log: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(checkpoint_file(dir)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["files"][log.to_str()?]["offset"].as_u64()
+}
+
+fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !ok() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Case 2: the first checkpoint is saved with the first batch counted, not an interval later;
+/// a kill -9 before the first interval resumes where the programs got to.
+#[test]
+fn case2_first_checkpoint_with_the_first_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let ckpt = dir.path().join("ckpt");
+    let ckpt_flag = format!("--checkpoint_dir={}", ckpt.display());
+    let extra = [ckpt_flag.as_str(), "--checkpoint_interval=1h"];
+    let mut d = Daemon::start(dir.path(), LINES, &[log.to_str().unwrap()], &extra);
+    append(&log, numbered(0, 100));
+    d.wait_for(|t| counter(t, "lines") == 100);
+    let len = std::fs::metadata(&log).unwrap().len();
+    wait_until(
+        "a checkpoint at the end of the file",
+        Duration::from_secs(3),
+        || checkpoint_offset(dir.path(), &log) == Some(len),
+    );
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    append(&log, numbered(100, 50));
+    let d = Daemon::start(dir.path(), LINES, &[log.to_str().unwrap()], &extra);
+    d.wait_for(|t| counter(t, "lines") == 50);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(counter(&d.stop_prometheus(), "lines"), 50);
+}
+
+/// Case 3: a checkpoint save that fails stays due: it is counted, retried, and what it would
+/// have saved is not read again after a clean stop and restart.
+#[test]
+fn case3_failed_checkpoint_save_is_retried_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let ckpt = dir.path().join("ckpt");
+    let ckpt_flag = format!("--checkpoint_dir={}", ckpt.display());
+    let extra = [ckpt_flag.as_str(), "--checkpoint_interval=200ms"];
+    let d = Daemon::start(dir.path(), LINES, &[log.to_str().unwrap()], &extra);
+    append(&log, numbered(0, 100));
+    let len = std::fs::metadata(&log).unwrap().len();
+    wait_until("the first checkpoint", Duration::from_secs(3), || {
+        checkpoint_offset(dir.path(), &log) == Some(len)
+    });
+    // A directory where the save writes its temporary file: every save fails (even as root).
+    let block = ckpt.join(format!("logmill.checkpoint.json.tmp{}", d.pid()));
+    std::fs::create_dir(&block).unwrap();
+    append(&log, numbered(100, 100));
+    d.wait_for(|t| {
+        counter(t, "lines") == 200 && counter(t, "logmill_checkpoint_errors_total") >= 2
+    });
+    assert_eq!(checkpoint_offset(dir.path(), &log), Some(len));
+    std::fs::remove_dir(&block).unwrap();
+    let len = std::fs::metadata(&log).unwrap().len();
+    wait_until("the retried checkpoint", Duration::from_secs(3), || {
+        checkpoint_offset(dir.path(), &log) == Some(len)
+    });
+    assert_eq!(
+        d.stderr().matches("saving the checkpoint").count(),
+        1,
+        "{}",
+        d.stderr()
+    );
+    d.stop_prometheus();
+    let d = Daemon::start(dir.path(), LINES, &[log.to_str().unwrap()], &extra);
+    append(&log, numbered(200, 10));
+    d.wait_for(|t| counter(t, "lines") == 10);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(counter(&d.stop_prometheus(), "lines"), 10);
+}
+
+/// Case 3: a metrics-file write that fails is counted.
+#[test]
+fn case3_failed_metrics_file_write_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let d = Daemon::start(dir.path(), LINES, &[log.to_str().unwrap()], &[]);
+    let block = dir.path().join(format!("metrics.prom.tmp{}", d.pid()));
+    std::fs::create_dir(&block).unwrap();
+    signal(d.pid(), libc::SIGUSR1);
+    d.wait_log("writing the metrics file");
+    std::fs::remove_dir(&block).unwrap();
+    d.wait_for(|t| counter(t, "logmill_metrics_file_errors_total") == 1);
+}
