@@ -238,3 +238,67 @@ fn case3_failed_metrics_file_write_is_counted() {
     std::fs::remove_dir(&block).unwrap();
     d.wait_for(|t| counter(t, "logmill_metrics_file_errors_total") == 1);
 }
+
+/// As root, run the daemon as `nobody` so file modes bind it; `dir` is opened up for it.
+fn unprivileged(dir: &Path) -> impl FnOnce(&mut Command) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    move |cmd: &mut Command| {
+        if root {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(65534).gid(65534);
+        }
+    }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Case 4: a file that cannot be opened is an error logged once, not a rotation at each poll;
+/// when it can be opened again, reading resumes at the checkpoint's position.
+#[test]
+fn case4_unopenable_file_is_an_error_and_keeps_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let ckpt = format!("--checkpoint_dir={}", dir.path().join("ckpt").display());
+    let extra = [ckpt.as_str(), "--poll_interval=50ms"];
+    let logs = [log.to_str().unwrap()];
+    let d = Daemon::start_with(dir.path(), LINES, &logs, &extra, unprivileged(dir.path()));
+    append(&log, numbered(0, 100));
+    d.wait_for(|t| counter(t, "lines") == 100);
+    d.stop_prometheus();
+    append(&log, numbered(100, 50));
+    chmod(&log, 0o000);
+    let d = Daemon::start_with(dir.path(), LINES, &logs, &extra, unprivileged(dir.path()));
+    let errors = format!("logmill_log_errors_total{{logfile=\"{}\"}}", log.display());
+    d.wait_for(|t| common::sample(t, &errors).unwrap_or(0.0) >= 5.0);
+    chmod(&log, 0o644);
+    let t = d.wait_for(|t| counter(t, "lines") == 50);
+    std::thread::sleep(Duration::from_millis(300));
+    let t2 = d.metrics();
+    assert_eq!(counter(&t2, "lines"), 50, "{t}");
+    assert_eq!(counter(&t2, "logmill_log_rotations_total"), 0, "{t2}");
+    let log_text = d.stderr();
+    assert_eq!(
+        log_text.matches("Permission denied").count(),
+        1,
+        "{log_text}"
+    );
+    assert!(!log_text.contains("rotated"), "{log_text}");
+    // A rotation to a file that cannot be opened yet: one rotation, once it opens.
+    let old = dir.path().join("app.log.1");
+    std::fs::rename(&log, &old).unwrap();
+    std::fs::write(&log, "").unwrap();
+    chmod(&log, 0o000);
+    append(&log, numbered(150, 20));
+    d.wait_for(|t| common::sample(t, &errors).unwrap_or(0.0) >= 10.0);
+    chmod(&log, 0o644);
+    let t = d.wait_for(|t| counter(t, "lines") == 70);
+    assert_eq!(counter(&t, "logmill_log_rotations_total"), 1, "{t}");
+    assert_eq!(counter(&d.stop_prometheus(), "lines"), 70);
+}
