@@ -26,6 +26,8 @@ pub struct Feeder {
     pub metrics: SelfMetrics,
     pub checkpoint_dir: Option<PathBuf>,
     pub checkpoint: Checkpoint,
+    /// The last save failed (logged once until a save works again).
+    pub checkpoint_failing: bool,
     pub log_runtime_errors: bool,
     /// Threads a batch may use to run the programs (the cores).
     pub workers: usize,
@@ -62,7 +64,11 @@ pub fn spawn(feeder: Feeder, rx: mpsc::Receiver<Msg>) -> oneshot::Receiver<()> {
 impl Feeder {
     fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut handles: HashMap<String, ProgHandles> = HashMap::new();
+        // The checkpoint moved since the last successful save.
         let mut dirty = false;
+        // The first save comes with the first lines counted, not an interval later: a process
+        // killed before its first interval must not restart at the end of its files.
+        let mut first_tried = false;
         while let Some(msg) = rx.blocking_recv() {
             match msg {
                 Msg::Lines {
@@ -74,6 +80,10 @@ impl Feeder {
                     self.publish_expiry(&handles, false);
                     if let Some(m) = mark {
                         dirty |= self.checkpoint.record(m);
+                    }
+                    if dirty && !first_tried && !lines.is_empty() {
+                        first_tried = true;
+                        dirty = !self.save_checkpoint();
                     }
                 }
                 Msg::Swap {
@@ -109,9 +119,9 @@ impl Feeder {
                     self.publish_expiry(&handles, true);
                 }
                 Msg::Checkpoint => {
+                    // A failed save stays dirty: retried at the next interval and at exit.
                     if dirty {
-                        self.save_checkpoint();
-                        dirty = false;
+                        dirty = !self.save_checkpoint();
                     }
                 }
                 Msg::Stop => break,
@@ -137,10 +147,28 @@ impl Feeder {
         });
     }
 
-    fn save_checkpoint(&self) {
-        if let Some(dir) = &self.checkpoint_dir {
-            if let Err(e) = checkpoint::save(dir, &self.checkpoint) {
-                tracing::error!("saving the checkpoint in {}: {e}", dir.display());
+    /// Save the checkpoint; false (logged and counted) when it could not be written.
+    /// Each failure is counted; the log says when saving starts failing and when it works again.
+    fn save_checkpoint(&mut self) -> bool {
+        let Some(dir) = &self.checkpoint_dir else {
+            return true;
+        };
+        match checkpoint::save(dir, &self.checkpoint) {
+            Ok(()) => {
+                if std::mem::take(&mut self.checkpoint_failing) {
+                    tracing::info!("saved the checkpoint in {} again", dir.display());
+                }
+                true
+            }
+            Err(e) => {
+                self.metrics.checkpoint_errors.inc();
+                if !std::mem::replace(&mut self.checkpoint_failing, true) {
+                    tracing::error!(
+                        "saving the checkpoint in {}: {e}; retrying every interval",
+                        dir.display()
+                    );
+                }
+                false
             }
         }
     }

@@ -1,6 +1,7 @@
 //! logmill's own metrics (`logmill_…`), registered in [`State::registry`](crate::state::State):
 //! per source lines, bytes, rotations, truncations, read errors; per program loads, load errors,
-//! unloads, runtime errors and a histogram of the time each line takes (mtail's 20µs·2^k
+//! unloads, runtime errors, and the scans of `--progs` that failed; failed checkpoint saves and
+//! metrics-file writes and a histogram of the time each line takes (mtail's 20µs·2^k
 //! buckets); command runs by exit status and journald restarts; the limits at work: lines cut at
 //! `--max_line_length`, series evicted by a metric's `limit`, new series refused past
 //! `--max_series`.
@@ -24,6 +25,9 @@ pub struct SelfMetrics {
     pub prog_loads: IntCounterVec,
     pub prog_load_errors: IntCounterVec,
     pub prog_unloads: IntCounterVec,
+    pub prog_scan_errors: IntCounter,
+    pub checkpoint_errors: IntCounter,
+    pub metrics_file_errors: IntCounter,
     pub prog_runtime_errors: IntCounterVec,
     pub line_seconds: HistogramVec,
     pub command_runs: IntCounterVec,
@@ -56,7 +60,28 @@ impl SelfMetrics {
         )
         .expect("valid metric");
         let _ = reg.register(Box::new(line_seconds.clone()));
+        let prog_scan_errors = IntCounter::new(
+            "logmill_prog_scan_errors_total",
+            "Scans of --progs that could not read it (the programs loaded keep running).",
+        )
+        .expect("valid metric");
+        let _ = reg.register(Box::new(prog_scan_errors.clone()));
+        let checkpoint_errors = IntCounter::new(
+            "logmill_checkpoint_errors_total",
+            "Checkpoint saves that failed (retried at the next interval and at exit).",
+        )
+        .expect("valid metric");
+        let _ = reg.register(Box::new(checkpoint_errors.clone()));
+        let metrics_file_errors = IntCounter::new(
+            "logmill_metrics_file_errors_total",
+            "Writes of --metrics_file that failed.",
+        )
+        .expect("valid metric");
+        let _ = reg.register(Box::new(metrics_file_errors.clone()));
         SelfMetrics {
+            prog_scan_errors,
+            checkpoint_errors,
+            metrics_file_errors,
             lines,
             log_lines: counter_vec(
                 reg,

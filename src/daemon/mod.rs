@@ -111,6 +111,8 @@ fn ticker(
 pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
     let mut metrics = metrics::SelfMetrics::register(&state.registry);
     metrics.max_line = opts.vm.max_line_length;
+    // `--progs` must exist at startup (as in mtail); one that vanishes later is only logged.
+    std::fs::metadata(&opts.progs).map_err(|e| format!("--progs {}: {e}", opts.progs.display()))?;
     // Bind first: a socket in use or a busy port is a startup error, before any work.
     let server = match &opts.serve {
         Some(config) => Some(
@@ -144,6 +146,7 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
             metrics: metrics.clone(),
             checkpoint_dir: opts.checkpoint_dir.clone(),
             checkpoint: resume.clone(),
+            checkpoint_failing: false,
             log_runtime_errors: opts.log_runtime_errors,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             next_expiry: expiry_tx,
@@ -261,7 +264,7 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
         tokio::select! {
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
-            _ = sigusr1.recv() => write_metrics_file(&opts, &state).await,
+            _ = sigusr1.recv() => write_metrics_file(&opts, &state, &metrics.metrics_file_errors).await,
         }
     }
     tracing::info!("stopping: finishing the lines read");
@@ -278,7 +281,7 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
     let _ = tx.send(Msg::Stop).await;
     drop(tx);
     let _ = feeder_done.await;
-    write_metrics_file(&opts, &state).await;
+    write_metrics_file(&opts, &state, &metrics.metrics_file_errors).await;
     // Scrapes in flight finish; the socket file is removed.
     let _ = http_stop.send(true);
     if let Some(http) = http {
@@ -295,11 +298,14 @@ pub async fn serve(opts: Options, state: Arc<State>) -> Result<(), String> {
     Ok(())
 }
 
-async fn write_metrics_file(opts: &Options, state: &Arc<State>) {
+async fn write_metrics_file(opts: &Options, state: &Arc<State>, errors: &prometheus::IntCounter) {
     if let Some(path) = opts.metrics_file.clone() {
         let state = Arc::clone(state);
         let (format, label) = (opts.metrics_file_format, opts.emit_prog_label);
-        let _ =
-            tokio::task::spawn_blocking(move || output::write(&path, &state, format, label)).await;
+        let errors = errors.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            output::write(&path, &state, format, label, &errors)
+        })
+        .await;
     }
 }

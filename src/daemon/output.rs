@@ -37,9 +37,18 @@ pub fn render(state: &State, format: Format, emit_prog_label: bool) -> String {
     }
 }
 
-pub fn write(path: &Path, state: &State, format: Format, emit_prog_label: bool) {
+/// Write the metrics file; a failure is logged, counted in `errors`, and the next write tries
+/// again.
+pub fn write(
+    path: &Path,
+    state: &State,
+    format: Format,
+    emit_prog_label: bool,
+    errors: &prometheus::IntCounter,
+) {
     let text = render(state, format, emit_prog_label);
     if let Err(e) = write_atomic(path, text.as_bytes()) {
+        errors.inc();
         tracing::error!("writing the metrics file {}: {e}", path.display());
     }
 }

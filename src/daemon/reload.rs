@@ -33,6 +33,8 @@ pub struct Reloader {
     texts: HashMap<PathBuf, String>,
     /// The text that last failed to compile, by path (not reported again).
     failed: HashMap<PathBuf, String>,
+    /// The last scan of `--progs` failed (logged once until a scan succeeds again).
+    scan_failing: bool,
 }
 
 /// Copy the series of `old`'s metrics into `new`'s metrics declared the same way.
@@ -71,6 +73,7 @@ impl Reloader {
             metrics,
             texts: HashMap::new(),
             failed: HashMap::new(),
+            scan_failing: false,
         }
     }
 
@@ -83,7 +86,13 @@ impl Reloader {
             Ok(f) => f,
             Err(LoadError::Empty(_)) => Vec::new(),
             Err(e) => {
-                tracing::warn!("scanning the programs: {e}");
+                // A directory that vanished (or became unreadable): what runs keeps running;
+                // every failed scan is counted, the change of state logged once.
+                self.metrics.prog_scan_errors.inc();
+                if !self.scan_failing {
+                    self.scan_failing = true;
+                    tracing::warn!("scanning the programs: {e}; the loaded programs keep running");
+                }
                 return Plan {
                     programs: current.to_vec(),
                     inherit: Vec::new(),
@@ -91,6 +100,12 @@ impl Reloader {
                 };
             }
         };
+        if std::mem::take(&mut self.scan_failing) {
+            tracing::info!(
+                "scanning the programs: {} is readable again",
+                self.progs.display()
+            );
+        }
         let mut out = Vec::new();
         let mut inherit_pairs = Vec::new();
         let mut changed = false;

@@ -17,6 +17,9 @@
 //! is treated like a missing path: the file read so far is drained, and one [`Event::Error`] is
 //! emitted when the path turns into the other thing, not at every poll.
 //!
+//! A file that cannot be opened (EACCES, EMFILE) is an [`Event::Error`] at each try, never a
+//! rotation; where reading was to start (a checkpoint's offset) is kept until an open works.
+//!
 //! What copytruncate can miss: the lines written after the last poll before the truncation
 //! (at most one poll interval of writes), and, if the writer writes at least as many bytes as
 //! had been read within one poll interval after the truncation, the truncation is not seen and
@@ -162,12 +165,20 @@ impl Follower {
                 let id = file_id(&m);
                 match self.cur.as_mut() {
                     None => {
-                        let start = self.start.take().unwrap_or_else(|| {
-                            // A file had been here: it left (renamed, deleted), this one is new.
-                            emit(Event::Rotated);
-                            Start::Beginning
-                        });
-                        self.open(start, now, emit);
+                        // Without a start, a file had been here: it left (renamed, deleted) and
+                        // this one is new. The start (a checkpoint's position) is kept until
+                        // an open works: a file that cannot be opened is an error, not a
+                        // rotation, and its position survives.
+                        let (start, rotated) = match &self.start {
+                            Some(s) => (s.clone(), false),
+                            None => (Start::Beginning, true),
+                        };
+                        if self.open(start, now, emit) {
+                            self.start = None;
+                            if rotated {
+                                emit(Event::Rotated);
+                            }
+                        }
                     }
                     Some(c) if c.id != id => {
                         read(c, &mut self.buf, Some(&self.key), now, emit);
@@ -175,8 +186,11 @@ impl Follower {
                             old.last_data = now;
                             self.draining.push(old);
                         }
-                        emit(Event::Rotated);
-                        self.open(Start::Beginning, now, emit);
+                        // If the new file cannot be opened yet, the next poll retries (and
+                        // counts the rotation once it is open).
+                        if self.open(Start::Beginning, now, emit) {
+                            emit(Event::Rotated);
+                        }
                     }
                     Some(c) if m.len() < c.offset => {
                         match c.file.seek(SeekFrom::Start(0)) {
@@ -246,14 +260,19 @@ impl Follower {
         more
     }
 
-    fn open(&mut self, start: Start, now: Instant, emit: &mut dyn FnMut(Event)) {
+    /// Open the file at the path as `cur`; false (an error emitted unless it is simply gone)
+    /// when it cannot be opened.
+    fn open(&mut self, start: Start, now: Instant, emit: &mut dyn FnMut(Event)) -> bool {
         let (file, meta) = match File::open(&self.path).and_then(|f| {
             let m = f.metadata()?;
             Ok((f, m))
         }) {
             Ok(x) => x,
-            Err(e) if e.kind() == ErrorKind::NotFound => return,
-            Err(e) => return emit(Event::Error(e)),
+            Err(e) if e.kind() == ErrorKind::NotFound => return false,
+            Err(e) => {
+                emit(Event::Error(e));
+                return false;
+            }
         };
         let id = file_id(&meta);
         let offset = match start {
@@ -288,7 +307,8 @@ impl Follower {
         let mut file = file;
         if offset > 0 {
             if let Err(e) = file.seek(SeekFrom::Start(offset)) {
-                return emit(Event::Error(e));
+                emit(Event::Error(e));
+                return false;
             }
         }
         self.cur = Some(Open {
@@ -306,6 +326,7 @@ impl Follower {
                 offset,
             })),
         ));
+        true
     }
 }
 

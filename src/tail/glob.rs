@@ -252,7 +252,13 @@ fn poll_one(e: &mut Entry) -> bool {
     let last_error = &mut e.last_error;
     let path = e.follower.path().display().to_string();
     e.follower.poll(&mut |ev| match ev {
-        Event::Lines(lines, mark) => sink.blocking_send(lines, mark),
+        Event::Lines(lines, mark) => {
+            // Reading works again: the next error is a change of state, logged.
+            if mark.is_some() {
+                *last_error = None;
+            }
+            sink.blocking_send(lines, mark)
+        }
         Event::Rotated => {
             sink.source.rotations.inc();
             tracing::info!("{path}: rotated; finishing the old file, reading the new one");
