@@ -292,10 +292,13 @@ fn case4_unopenable_file_is_an_error_and_keeps_its_position() {
     assert!(!log_text.contains("rotated"), "{log_text}");
     // A rotation to a file that cannot be opened yet: one rotation, once it opens.
     let old = dir.path().join("app.log.1");
+    // The new file appears already unreadable: made aside, then renamed into place.
+    let new = dir.path().join("app.log.new");
+    std::fs::write(&new, "").unwrap();
+    chmod(&new, 0o000);
+    append(&new, numbered(150, 20));
     std::fs::rename(&log, &old).unwrap();
-    std::fs::write(&log, "").unwrap();
-    chmod(&log, 0o000);
-    append(&log, numbered(150, 20));
+    std::fs::rename(&new, &log).unwrap();
     d.wait_for(|t| common::sample(t, &errors).unwrap_or(0.0) >= 10.0);
     chmod(&log, 0o644);
     let t = d.wait_for(|t| counter(t, "lines") == 70);
