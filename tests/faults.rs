@@ -367,3 +367,25 @@ fn case6_numbered_rotations_under_a_glob_read_each_line_once() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(counter(&d.stop_prometheus(), "lines"), written as i64);
 }
+
+/// Case 10: a broken program restored to the running text drops its stale error; the same
+/// broken text coming back again is a new failure, logged and counted.
+#[test]
+fn case10_restored_program_clears_its_load_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let d = Daemon::start(dir.path(), LINES, &[log.to_str().unwrap()], &[]);
+    let prog = d.progs.join("p.mtail");
+    let errors = "logmill_prog_load_errors_total{prog=\"p.mtail\"}";
+    for round in 1..=2 {
+        std::fs::write(&prog, "counter lines\n/line/ {\n  lines++\n").unwrap();
+        signal(d.pid(), libc::SIGHUP);
+        d.wait_for(|t| common::sample(t, errors) == Some(f64::from(round)));
+        std::fs::write(&prog, LINES).unwrap();
+        signal(d.pid(), libc::SIGHUP);
+        d.wait_log("restored to the running version");
+    }
+    append(&log, numbered(0, 5));
+    d.wait_for(|t| counter(t, "lines") == 5);
+}
