@@ -305,3 +305,85 @@ fn case4_unopenable_file_is_an_error_and_keeps_its_position() {
     assert_eq!(counter(&t, "logmill_log_rotations_total"), 1, "{t}");
     assert_eq!(counter(&d.stop_prometheus(), "lines"), 70);
 }
+
+/// Case 5: a symlinked directory gives a file many names under a glob; each line counts once.
+#[test]
+fn case5_symlinked_directories_read_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(logs.join("a")).unwrap();
+    std::os::unix::fs::symlink(".", logs.join("sub")).unwrap();
+    std::os::unix::fs::symlink("a", logs.join("b")).unwrap();
+    let app = logs.join("app.log");
+    let inner = logs.join("a").join("x.log");
+    std::fs::write(&app, "").unwrap();
+    std::fs::write(&inner, "").unwrap();
+    let deep = format!("{}/**/*.log", logs.display());
+    let one = format!("{}/*/*.log", logs.display());
+    let extra = ["--poll_interval=50ms", "--poll_log_interval=100ms"];
+    let d = Daemon::start(dir.path(), LINES, &[&deep, &one], &extra);
+    append(&app, numbered(0, 10));
+    append(&inner, numbered(10, 7));
+    d.wait_for(|t| counter(t, "lines") >= 17);
+    std::thread::sleep(Duration::from_millis(400));
+    // A file created later through the symlink is one file too.
+    let late = logs.join("sub").join("late.log");
+    append(&late, numbered(17, 3));
+    std::thread::sleep(Duration::from_millis(400));
+    append(&app, numbered(20, 5));
+    d.wait_for(|t| counter(t, "lines") >= 25);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(counter(&d.stop_prometheus(), "lines"), 25);
+}
+
+/// Case 6: numbered rotations (logrotate without dateext) under `app.log*`: a rotated file
+/// moving to the next number is not read again.
+#[test]
+fn case6_numbered_rotations_under_a_glob_read_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app.log");
+    std::fs::write(&app, "").unwrap();
+    let pattern = format!("{}*", app.display());
+    let extra = ["--poll_interval=50ms", "--poll_log_interval=100ms"];
+    let d = Daemon::start(dir.path(), LINES, &[&pattern], &extra);
+    let name = |n: usize| dir.path().join(format!("app.log.{n}"));
+    let mut written = 0;
+    for round in 0..4 {
+        append(&app, numbered(written, 4 + round));
+        written += 4 + round;
+        d.wait_for(|t| counter(t, "lines") >= written as i64);
+        for n in (1..=round).rev() {
+            std::fs::rename(name(n), name(n + 1)).unwrap();
+        }
+        std::fs::rename(&app, name(1)).unwrap();
+        std::fs::write(&app, "").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    append(&app, numbered(written, 3));
+    written += 3;
+    d.wait_for(|t| counter(t, "lines") >= written as i64);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(counter(&d.stop_prometheus(), "lines"), written as i64);
+}
+
+/// Case 10: a broken program restored to the running text drops its stale error; the same
+/// broken text coming back again is a new failure, logged and counted.
+#[test]
+fn case10_restored_program_clears_its_load_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let d = Daemon::start(dir.path(), LINES, &[log.to_str().unwrap()], &[]);
+    let prog = d.progs.join("p.mtail");
+    let errors = "logmill_prog_load_errors_total{prog=\"p.mtail\"}";
+    for round in 1..=2 {
+        std::fs::write(&prog, "counter lines\n/line/ {\n  lines++\n").unwrap();
+        signal(d.pid(), libc::SIGHUP);
+        d.wait_for(|t| common::sample(t, errors) == Some(f64::from(round)));
+        std::fs::write(&prog, LINES).unwrap();
+        signal(d.pid(), libc::SIGHUP);
+        d.wait_log("restored to the running version");
+    }
+    append(&log, numbered(0, 5));
+    d.wait_for(|t| counter(t, "lines") == 5);
+}

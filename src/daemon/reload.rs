@@ -120,6 +120,18 @@ impl Reloader {
                 }
             };
             let unchanged = old.is_some() && self.texts.get(path) == Some(&text);
+            if unchanged && self.failed.remove(path).is_some() {
+                // Restored to the text that runs: its last compile error is stale, and the
+                // same broken text coming back is a new failure, logged and counted.
+                if let Some(l) = old {
+                    tracing::info!("{}: restored to the running version", l.name);
+                    self.state
+                        .load_errors
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&l.name);
+                }
+            }
             if unchanged || self.failed.get(path) == Some(&text) {
                 out.extend(old.cloned());
                 continue;

@@ -17,6 +17,10 @@
 //! is treated like a missing path: the file read so far is drained, and one [`Event::Error`] is
 //! emitted when the path turns into the other thing, not at every poll.
 //!
+//! A file is its (device, inode): a follower does not read a file that another follower has
+//! open (a second name through a symlink, a rotated name that a glob also matches), and one that
+//! was read before under another name continues at the offset it was left at ([`Known`]).
+//!
 //! A file that cannot be opened (EACCES, EMFILE) is an [`Event::Error`] at each try, never a
 //! rotation; where reading was to start (a checkpoint's offset) is kept until an open works.
 //!
@@ -90,6 +94,26 @@ thread_local! {
     static BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
+/// What a follower learns from the others about files, by (device, inode).
+pub trait Known {
+    /// Another follower has this file open.
+    fn open_elsewhere(&self, id: FileId) -> bool;
+    /// How far this file was read before (by any follower), if it was.
+    fn read_to(&self, id: FileId) -> Option<u64>;
+}
+
+/// A follower on its own.
+struct Alone;
+
+impl Known for Alone {
+    fn open_elsewhere(&self, _: FileId) -> bool {
+        false
+    }
+    fn read_to(&self, _: FileId) -> Option<u64> {
+        None
+    }
+}
+
 /// How long a file that left its path is still read after its last new data.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
@@ -140,20 +164,34 @@ impl Follower {
         self.cur.iter().chain(self.draining.iter()).map(|o| o.id)
     }
 
+    /// The files open now and how far each was read.
+    pub fn positions(&self) -> impl Iterator<Item = (FileId, u64)> + '_ {
+        self.cur
+            .iter()
+            .chain(self.draining.iter())
+            .map(|o| (o.id, o.offset))
+    }
+
     /// Read what is new and follow the path; returns true when a file had more to read than one
     /// poll takes (poll again soon).
     pub fn poll(&mut self, emit: &mut dyn FnMut(Event)) -> bool {
+        self.poll_with(&Alone, emit)
+    }
+
+    /// [`Follower::poll`] beside other followers: a file that `known` says another follower has
+    /// open is not read here, and one read before resumes where it was left.
+    pub fn poll_with(&mut self, known: &dyn Known, emit: &mut dyn FnMut(Event)) -> bool {
         // One read buffer per thread, not per followed file.
         self.buf = BUF.take();
         if self.buf.is_empty() {
             self.buf = vec![0u8; CHUNK];
         }
-        let more = self.poll_inner(emit);
+        let more = self.poll_inner(known, emit);
         BUF.set(std::mem::take(&mut self.buf));
         more
     }
 
-    fn poll_inner(&mut self, emit: &mut dyn FnMut(Event)) -> bool {
+    fn poll_inner(&mut self, known: &dyn Known, emit: &mut dyn FnMut(Event)) -> bool {
         let now = Instant::now();
         let mut more = false;
         if let Some(cur) = self.cur.as_mut() {
@@ -163,15 +201,34 @@ impl Follower {
             Ok(m) if m.is_file() => {
                 self.not_file = false;
                 let id = file_id(&m);
+                let arrived = self.cur.as_ref().is_none_or(|c| c.id != id);
+                if arrived && known.open_elsewhere(id) {
+                    // Another name of a file followed already (a symlink, a rotated name a glob
+                    // also matches): it is read there, once.
+                    if let Some(cur) = self.cur.as_mut() {
+                        read(cur, &mut self.buf, Some(&self.key), now, emit);
+                    }
+                    self.lost_path(now);
+                    return more | self.drain(now, emit);
+                }
+                // A file read before under another name continues where it was left.
+                let resume = arrived.then(|| known.read_to(id)).flatten().map(|offset| {
+                    Start::At(FilePos {
+                        path: self.key.clone(),
+                        id,
+                        offset,
+                    })
+                });
                 match self.cur.as_mut() {
                     None => {
                         // Without a start, a file had been here: it left (renamed, deleted) and
                         // this one is new. The start (a checkpoint's position) is kept until
                         // an open works: a file that cannot be opened is an error, not a
                         // rotation, and its position survives.
-                        let (start, rotated) = match &self.start {
-                            Some(s) => (s.clone(), false),
-                            None => (Start::Beginning, true),
+                        let (start, rotated) = match (resume, &self.start) {
+                            (Some(r), _) => (r, false),
+                            (None, Some(s)) => (s.clone(), false),
+                            (None, None) => (Start::Beginning, true),
                         };
                         if self.open(start, now, emit) {
                             self.start = None;
@@ -188,7 +245,8 @@ impl Follower {
                         }
                         // If the new file cannot be opened yet, the next poll retries (and
                         // counts the rotation once it is open).
-                        if self.open(Start::Beginning, now, emit) {
+                        let rotated = resume.is_none();
+                        if self.open(resume.unwrap_or(Start::Beginning), now, emit) && rotated {
                             emit(Event::Rotated);
                         }
                     }

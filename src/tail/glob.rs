@@ -7,11 +7,16 @@
 //! appear later (a new match, a path re-created after rotation or deletion) are read from their
 //! start: everything in them was written while logmill was watching, and starting at their end
 //! would lose the lines written between creation and discovery (mtail does that).
+//!
+//! A followed file is its (device, inode), not its name: a match that names a file another
+//! path's follower has open (through a symlink, or a rotated name the pattern also matches) is
+//! not followed a second time, and a file read before under another name continues at the offset
+//! it was left at. Each line is read once whatever the number of names.
 
-use super::file::{Event, Follower, Start};
+use super::file::{Event, Follower, Known, Start};
 use super::{FileId, FilePos, Sink};
 use crate::daemon::{metrics::SelfMetrics, Msg};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
@@ -156,13 +161,17 @@ fn run(
     let mut next_glob = Instant::now();
     let mut full = true;
     let mut dirty: HashSet<PathBuf> = HashSet::new();
-    // Every file opened so far: a new match that is one of them (a rotated name the pattern
-    // also matches) starts at its end instead of being read again.
-    let mut seen: HashSet<FileId> = HashSet::new();
+    // Files by (device, inode): which path's follower has each open, and how far each file
+    // still found under some matched path was read. A new match that is a file followed
+    // already (a symlink, a rotated name the pattern also matches) is not followed twice;
+    // one read before continues where it was left.
+    let mut open: HashMap<FileId, PathBuf> = HashMap::new();
+    let mut read_to: HashMap<FileId, u64> = HashMap::new();
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
         if now >= next_glob {
             next_glob = now + opts.glob_every;
+            let mut present: HashSet<FileId> = HashSet::new();
             for pattern in &opts.patterns {
                 let dir = literal_dir(pattern);
                 if let Some(w) = watcher.as_mut() {
@@ -174,22 +183,37 @@ fn run(
                     }
                 }
                 for path in expand(pattern) {
+                    let id = std::fs::metadata(&path)
+                        .ok()
+                        .filter(|m| m.is_file())
+                        .map(|m| {
+                            use std::os::unix::fs::MetadataExt;
+                            FileId {
+                                dev: m.dev(),
+                                ino: m.ino(),
+                            }
+                        });
+                    present.extend(id);
                     // Only new matches are looked at (directories and the like are skipped).
-                    if entries.contains_key(&path) || (has_glob(pattern) && !path.is_file()) {
+                    if entries.contains_key(&path) || (has_glob(pattern) && id.is_none()) {
                         continue;
                     }
+                    if let Some(id) = id {
+                        if open.contains_key(&id) {
+                            continue;
+                        }
+                        // Claimed for this round, before its follower opens it.
+                        open.insert(id, path.clone());
+                    }
                     let key = path.to_string_lossy().into_owned();
-                    let known = std::fs::metadata(&path).is_ok_and(|m| {
-                        use std::os::unix::fs::MetadataExt;
-                        seen.contains(&FileId {
-                            dev: m.dev(),
-                            ino: m.ino(),
-                        })
-                    });
-                    let start = match opts.resume.get(&key) {
-                        Some(pos) if first => Start::At(pos.clone()),
-                        _ if first && path.exists() && !opts.from_start => Start::End,
-                        _ if known => Start::End,
+                    let start = match (opts.resume.get(&key), id.and_then(|i| read_to.get(&i))) {
+                        (Some(pos), _) if first => Start::At(pos.clone()),
+                        _ if first && id.is_some() && !opts.from_start => Start::End,
+                        (_, Some(&offset)) => Start::At(FilePos {
+                            path: key.clone(),
+                            id: id.unwrap_or(FileId { dev: 0, ino: 0 }),
+                            offset,
+                        }),
                         _ => Start::Beginning,
                     };
                     let sink = Sink {
@@ -207,14 +231,27 @@ fn run(
                     );
                 }
             }
+            // Forget files no longer found under a matched path nor open (their inode may be
+            // reused by a new file).
+            read_to.retain(|id, _| present.contains(id) || open.contains_key(id));
             first = false;
             full = true;
         }
         let mut more = false;
         for (path, e) in entries.iter_mut() {
             if full || dirty.contains(path) {
-                more |= poll_one(e);
-                seen.extend(e.follower.ids());
+                let known = Others {
+                    me: path,
+                    open: &open,
+                    read_to: &read_to,
+                };
+                more |= poll_one(e, &known);
+                open.retain(|_, p| p != path);
+                for (id, offset) in e.follower.positions() {
+                    open.insert(id, path.clone());
+                    let r = read_to.entry(id).or_insert(offset);
+                    *r = (*r).max(offset);
+                }
             }
         }
         entries.retain(|_, e| e.plain || !e.follower.is_closed());
@@ -247,11 +284,27 @@ fn run(
     }
 }
 
-fn poll_one(e: &mut Entry) -> bool {
+/// What the other followers have open and have read.
+struct Others<'a> {
+    me: &'a Path,
+    open: &'a HashMap<FileId, PathBuf>,
+    read_to: &'a HashMap<FileId, u64>,
+}
+
+impl Known for Others<'_> {
+    fn open_elsewhere(&self, id: FileId) -> bool {
+        self.open.get(&id).is_some_and(|p| p != self.me)
+    }
+    fn read_to(&self, id: FileId) -> Option<u64> {
+        self.read_to.get(&id).copied()
+    }
+}
+
+fn poll_one(e: &mut Entry, known: &dyn Known) -> bool {
     let sink = &e.sink;
     let last_error = &mut e.last_error;
     let path = e.follower.path().display().to_string();
-    e.follower.poll(&mut |ev| match ev {
+    e.follower.poll_with(known, &mut |ev| match ev {
         Event::Lines(lines, mark) => {
             // Reading works again: the next error is a change of state, logged.
             if mark.is_some() {
