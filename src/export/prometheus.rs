@@ -58,6 +58,25 @@ pub(crate) enum SeriesValue<'a> {
     Text(&'a str),
 }
 
+impl SeriesValue<'_> {
+    /// Each sample of the series as `(suffix, le, value)`: one for a number, the buckets (with
+    /// `+Inf`), `_sum` and `_count` for a histogram, none for a text.
+    pub(crate) fn for_each_sample(&self, mut f: impl FnMut(&str, Option<f64>, f64)) {
+        match self {
+            SeriesValue::Number(v) => f("", None, *v),
+            SeriesValue::Histogram { bounds, count, sum } => {
+                for (le, c) in bounds {
+                    f("_bucket", Some(*le), *c as f64);
+                }
+                f("_bucket", Some(f64::INFINITY), *count as f64);
+                f("_sum", None, *sum);
+                f("_count", None, *count as f64);
+            }
+            SeriesValue::Text(_) => {}
+        }
+    }
+}
+
 /// The metrics of one exported name, across programs.
 pub(crate) struct Family<'a> {
     pub(crate) help: String,
@@ -198,18 +217,7 @@ pub(crate) fn write_families(out: &mut Vec<u8>, families: &BTreeMap<String, Fami
                 }
                 out.push(b'\n');
             };
-            match &s.value {
-                SeriesValue::Number(v) => emit("", None, *v),
-                SeriesValue::Histogram { bounds, count, sum } => {
-                    for (le, c) in bounds {
-                        emit("_bucket", Some(*le), *c as f64);
-                    }
-                    emit("_bucket", Some(f64::INFINITY), *count as f64);
-                    emit("_sum", None, *sum);
-                    emit("_count", None, *count as f64);
-                }
-                SeriesValue::Text(_) => {}
-            }
+            s.value.for_each_sample(&mut emit);
         }
     }
 }

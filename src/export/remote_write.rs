@@ -8,7 +8,7 @@
 //! declared here with prost's derive (the fields of Prometheus' `prompb/remote.proto` and
 //! `types.proto` that 1.0 needs), so no protoc runs at build time.
 
-use super::prometheus::{families, Options, SeriesValue};
+use super::prometheus::{families, Options};
 use crate::store::{format::go_float, Metric};
 
 /// `prometheus.WriteRequest`.
@@ -99,18 +99,7 @@ pub fn request(
                     }],
                 });
             };
-            match &s.value {
-                SeriesValue::Number(v) => series("", None, *v),
-                SeriesValue::Histogram { bounds, count, sum } => {
-                    for (le, c) in bounds {
-                        series("_bucket", Some(*le), *c as f64);
-                    }
-                    series("_bucket", Some(f64::INFINITY), *count as f64);
-                    series("_sum", None, *sum);
-                    series("_count", None, *count as f64);
-                }
-                SeriesValue::Text(_) => {}
-            }
+            s.value.for_each_sample(&mut series);
         }
     }
     WriteRequest { timeseries: out }
